@@ -1,0 +1,76 @@
+"""Readable, coloured renderings of changes for the command line."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from rich.text import Text
+
+from confighub.events import ConfigChange, Item
+from confighub.model import TracePoint
+
+__all__ = ["render_change", "short_hash"]
+
+
+def short_hash(value: str | None) -> str:
+    """The first 8 characters of a hash, or ``∅`` for no config."""
+    return value[:8] if value else "∅"
+
+
+def _clock(ts: int) -> str:
+    return datetime.fromtimestamp(ts / 1e9, tz=UTC).strftime("%H:%M:%S.%f")[:-3]
+
+
+def _summary(item: Item) -> str:
+    if not isinstance(item, TracePoint):
+        return repr(item)
+    actions = ",".join(sorted(item.actions))
+    where = f"{item.path}:{item.line}"
+    if item.method_name:
+        where += f" {item.method_name}()"
+    extra = f" if {item.condition}" if item.condition else ""
+    return f"{item.id}  {where}  [{actions}]{extra}"
+
+
+def _field_changes(before: Item, after: Item) -> list[str]:
+    if not (isinstance(before, TracePoint) and isinstance(after, TracePoint)):
+        return [f"{before!r} → {after!r}"]
+    old, new = before.to_dict(), after.to_dict()
+    lines: list[str] = []
+    for key in sorted(old.keys() | new.keys()):
+        a, b = old.get(key), new.get(key)
+        if a == b:
+            continue
+        if isinstance(a, dict) or isinstance(b, dict):
+            a_map = a if isinstance(a, dict) else {}
+            b_map = b if isinstance(b, dict) else {}
+            for sub in sorted(a_map.keys() | b_map.keys()):
+                if a_map.get(sub) != b_map.get(sub):
+                    lines.append(f"{key}.{sub}: {a_map.get(sub, '—')} → {b_map.get(sub, '—')}")
+        else:
+            lines.append(f"{key}: {a if a is not None else '—'} → {b if b is not None else '—'}")
+    return lines
+
+
+def render_change(change: ConfigChange, label: str = "") -> Text:
+    """One change as a header line and a line per added, removed or changed item."""
+    diff = change.diff
+    text = Text()
+    if label:
+        text.append(f"[{label}] ", style="bold magenta")
+    text.append(_clock(change.ts), style="dim")
+    text.append(f"  {short_hash(change.old_hash)} → {short_hash(change.new_hash)}", style="cyan")
+    text.append(
+        f"  +{len(diff.added)} -{len(diff.removed)} ~{len(diff.changed)}"
+        f"  ({len(change.new)} live)\n",
+        style="bold",
+    )
+    for item in diff.added.values():
+        text.append(f"  + {_summary(item)}\n", style="green")
+    for item in diff.removed.values():
+        text.append(f"  - {_summary(item)}\n", style="red")
+    for key, (before, after) in diff.changed.items():
+        text.append(f"  ~ {key}\n", style="yellow")
+        for line in _field_changes(before, after):
+            text.append(f"      {line}\n", style="yellow")
+    return text

@@ -1,0 +1,92 @@
+"""What the hub publishes: a ``ConfigChange`` per change, and its ``ConfigDiff``.
+
+Items are opaque to the hub: confighub's own ``TracePoint`` values, or the
+trigger objects of a Deep agent. A diff keys every item by its ``id`` when it
+has one (so a tracepoint edited in place shows as *changed*), and by its
+``repr`` otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple
+
+__all__ = ["ConfigChange", "ConfigDiff", "Item", "item_key", "items_by_key"]
+
+Item = Any
+"""One entry of a config: a ``TracePoint``, or whatever a Deep agent hands the hub."""
+
+
+def item_key(item: Item) -> str:
+    """The key a diff uses for ``item``: its ``id`` when it has a string one, else its repr."""
+    key = getattr(item, "id", None)
+    return key if isinstance(key, str) else repr(item)
+
+
+def items_by_key(items: Iterable[Item]) -> dict[str, Item]:
+    """Index ``items`` by :func:`item_key`; a repeated key gets ``#2``, ``#3``… so none is lost."""
+    indexed: dict[str, Item] = {}
+    for item in items:
+        key = item_key(item)
+        if key in indexed:
+            n = 2
+            while f"{key}#{n}" in indexed:
+                n += 1
+            key = f"{key}#{n}"
+        indexed[key] = item
+    return indexed
+
+
+class ConfigDiff(NamedTuple):
+    """How one config differs from another, keyed by item id.
+
+    ``changed`` maps an id to its ``(before, after)`` pair.
+    """
+
+    added: Mapping[str, Item]
+    removed: Mapping[str, Item]
+    changed: Mapping[str, tuple[Item, Item]]
+
+    @classmethod
+    def between(cls, old: Iterable[Item], new: Iterable[Item]) -> ConfigDiff:
+        """The diff that turns ``old`` into ``new``."""
+        before = items_by_key(old)
+        after = items_by_key(new)
+        added = {k: v for k, v in after.items() if k not in before}
+        removed = {k: v for k, v in before.items() if k not in after}
+        changed = {
+            k: (before[k], v)
+            for k, v in after.items()
+            if k in before and before[k] is not v and before[k] != v
+        }
+        return cls(added, removed, changed)
+
+    @property
+    def empty(self) -> bool:
+        """True when nothing was added, removed or changed."""
+        return not (self.added or self.removed or self.changed)
+
+    @property
+    def touched(self) -> frozenset[str]:
+        """The ids of every item added, removed or changed."""
+        return frozenset(self.added) | frozenset(self.removed) | frozenset(self.changed)
+
+
+class ConfigChange(NamedTuple):
+    """One change of the effective config, as published on ``ConfigHub.changes``.
+
+    ``ts`` is nanoseconds since the epoch (the Deep wire unit); ``old`` and
+    ``new`` are tuples of items; ``old_hash`` is ``None`` before the first
+    config. Unpacks as ``ts, old_hash, new_hash, old, new = change``.
+    """
+
+    ts: int
+    old_hash: str | None
+    new_hash: str | None
+    old: tuple[Item, ...]
+    new: tuple[Item, ...]
+
+    @property
+    def diff(self) -> ConfigDiff:
+        """What this change added, removed and changed."""
+        return ConfigDiff.between(self.old, self.new)

@@ -1,0 +1,47 @@
+"""The exceptions confighub raises, one family under one base class.
+
+::
+
+    ConfigHubError
+    ├── InvalidTracePoint        (also a ValueError)   a tracepoint field is wrong
+    ├── TracePointFileError      (also a ValueError)   a tracepoint file cannot be used
+    └── HubClosed                (also a RuntimeError) the hub was closed
+
+Each message says what was wrong and where, so that a user can act on it.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ConfigHubError", "HubClosed", "InvalidTracePoint", "TracePointFileError"]
+
+
+class ConfigHubError(Exception):
+    """The base class of every error confighub raises on purpose."""
+
+
+class InvalidTracePoint(ConfigHubError, ValueError):
+    """A tracepoint failed validation: names the tracepoint id, the field and the value."""
+
+    def __init__(self, tracepoint_id: object, field: str, value: object, reason: str) -> None:
+        self.tracepoint_id = tracepoint_id
+        self.field = field
+        self.value = value
+        self.reason = reason
+        super().__init__(
+            f"invalid tracepoint {tracepoint_id!r}: field {field!r} = {value!r}: {reason}"
+        )
+
+
+class TracePointFileError(ConfigHubError, ValueError):
+    """A tracepoint file could not be read or parsed: names the file, the line and the reason."""
+
+    def __init__(self, path: str, line: int | None, reason: str) -> None:
+        self.path = path
+        self.line = line
+        self.reason = reason
+        where = f"{path}:{line}" if line is not None else path
+        super().__init__(f"{where}: {reason}")
+
+
+class HubClosed(ConfigHubError, RuntimeError):
+    """An update or subscription reached a hub after ``close()``."""

@@ -1,0 +1,214 @@
+"""The tracepoint model: ``TracePoint``, its metrics, and the hash of a config.
+
+All three value types are frozen and slotted, validate themselves on
+construction and normalize what they are given (mappings become ``FrozenMap``,
+sequences tuples), so an instance that exists is a valid one. Conversions to
+and from dicts and Deep's protobuf messages live in ``confighub._convert``; the
+canonical hash in ``confighub._hashing``; metric definitions in ``confighub._metric``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias, cast
+
+from confighub import _convert
+from confighub._frozen import FrozenMap
+from confighub._hashing import config_hash, tracepoint_digest
+from confighub._metric import LabelExpression, MetricDefinition, MetricType, Scalar
+from confighub._validate import (
+    check_args,
+    check_line,
+    check_list,
+    check_target_map,
+    check_text,
+    nested,
+    parse_int_arg,
+)
+from confighub.exceptions import InvalidTracePoint
+
+__all__ = [
+    "Action",
+    "FrozenMap",
+    "LabelExpression",
+    "MetricDefinition",
+    "MetricType",
+    "Scalar",
+    "TargetValue",
+    "TracePoint",
+    "config_hash",
+    "tracepoint_digest",
+]
+
+#: A targeting value: a scalar, or a tuple or ``FrozenMap`` of targeting values.
+TargetValue: TypeAlias = Scalar | tuple["TargetValue", ...] | FrozenMap[str, "TargetValue"]
+
+
+class Action(enum.StrEnum):
+    """What a tracepoint makes an agent do when it fires."""
+
+    SNAPSHOT = "snapshot"
+    LOG = "log"
+    METRIC = "metric"
+    SPAN = "span"
+
+
+_NO_ARGS: FrozenMap[str, str] = FrozenMap()
+_NO_TARGETING: FrozenMap[str, TargetValue] = FrozenMap()
+
+
+@dataclass(frozen=True, slots=True)
+class TracePoint:
+    """One tracepoint: where it is, what it collects, and which resources it targets.
+
+    ``args`` holds Deep's string-valued settings; the well-known ones are read,
+    typed and defaulted through the properties below, unknown ones are kept as
+    they are. Construction validates every field and raises ``InvalidTracePoint``
+    naming this id, the field and the value.
+    """
+
+    id: str
+    path: str
+    line: int
+    args: Mapping[str, str] = _NO_ARGS
+    watches: Sequence[str] = ()
+    metrics: Sequence[MetricDefinition] = ()
+    targeting: Mapping[str, TargetValue] = _NO_TARGETING
+    # The canonical digest, filled in on first use by ``confighub._hashing``. Not a field
+    # of the value: out of init, repr and equality.
+    _digest: bytes | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        tp_id = check_text(self.id, "id", self.id)
+        checked = {
+            "id": tp_id,
+            "path": check_text(tp_id, "path", self.path),
+            "line": check_line(tp_id, self.line),
+            "args": check_args(tp_id, self.args),
+            "watches": _watches(tp_id, self.watches),
+            "metrics": _metrics(tp_id, self.metrics),
+            "targeting": check_target_map(tp_id, "targeting", self.targeting),
+        }
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)
+
+    def _int_arg(self, name: str, default: int) -> int:
+        text = self.args.get(name)
+        number = None if text is None else parse_int_arg(text)
+        return default if number is None else number
+
+    @property
+    def fire_count(self) -> int:
+        """How many times the tracepoint may fire; -1 means unlimited (default 1)."""
+        return self._int_arg("fire_count", 1)
+
+    @property
+    def fire_period(self) -> int:
+        """The least time between two fires, in milliseconds (default 1000)."""
+        return self._int_arg("fire_period", 1000)
+
+    @property
+    def window_start(self) -> int:
+        """When the tracepoint starts to fire, in ms since the epoch; 0 means open."""
+        return self._int_arg("window_start", 0)
+
+    @property
+    def window_end(self) -> int:
+        """When the tracepoint stops firing, in ms since the epoch; 0 means open."""
+        return self._int_arg("window_end", 0)
+
+    @property
+    def condition(self) -> str | None:
+        """The expression that must hold for the tracepoint to fire, if any."""
+        return self.args.get("condition")
+
+    @property
+    def log_msg(self) -> str | None:
+        """The log message template, if any."""
+        return self.args.get("log_msg")
+
+    @property
+    def snapshot(self) -> str:
+        """``collect`` (default) or ``no_collect``."""
+        return self.args.get("snapshot", "collect")
+
+    @property
+    def method_name(self) -> str | None:
+        """The method a method tracepoint wraps, if any."""
+        return self.args.get("method_name")
+
+    @property
+    def span(self) -> str | None:
+        """``line`` or ``method`` when the tracepoint creates a span, else None."""
+        return self.args.get("span")
+
+    @property
+    def stage(self) -> str:
+        """When the tracepoint fires; defaults to ``method_start`` for method tracepoints."""
+        if "stage" in self.args:
+            return self.args["stage"]
+        is_method = self.method_name is not None or self.span == "method"
+        return "method_start" if is_method else "line_start"
+
+    @property
+    def frame_type(self) -> str:
+        """``single_frame`` (default), ``all_frame`` or ``no_frame``."""
+        return self.args.get("frame_type", "single_frame")
+
+    @property
+    def stack_type(self) -> str:
+        """``stack`` (default) or ``no_stack``."""
+        return self.args.get("stack_type", "stack")
+
+    @property
+    def actions(self) -> frozenset[Action]:
+        """What firing does: snapshot, log (with ``no_collect``), metric, span."""
+        actions = set()
+        if self.snapshot != "no_collect":
+            actions.add(Action.SNAPSHOT)
+        elif self.log_msg is not None:
+            actions.add(Action.LOG)
+        if self.metrics:
+            actions.add(Action.METRIC)
+        if self.span is not None:
+            actions.add(Action.SPAN)
+        return frozenset(actions)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the file-format dict of this tracepoint, empty collections left out."""
+        return _convert.tracepoint_to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: object) -> TracePoint:
+        """Build a tracepoint from its file-format dict (see ``confighub._convert``)."""
+        return _convert.tracepoint_from_dict(data)
+
+    def to_proto(self) -> Any:
+        """Return deep-proto's ``TracePointConfig`` message for this tracepoint."""
+        return _convert.tracepoint_to_proto(self)
+
+    @classmethod
+    def from_proto(cls, message: Any) -> TracePoint:
+        """Build a tracepoint from deep-proto's ``TracePointConfig`` message."""
+        return _convert.tracepoint_from_proto(message)
+
+
+def _watches(tp_id: str, watches: object) -> tuple[str, ...]:
+    check_list(tp_id, "watches", watches)
+    return tuple(
+        check_text(tp_id, f"watches[{index}]", watch)
+        for index, watch in enumerate(cast(Iterable[object], watches))
+    )
+
+
+def _metrics(tp_id: str, metrics: object) -> tuple[MetricDefinition, ...]:
+    check_list(tp_id, "metrics", metrics)
+    result = []
+    for index, metric in enumerate(cast(Iterable[object], metrics)):
+        try:
+            result.append(MetricDefinition.from_object(metric))
+        except InvalidTracePoint as err:
+            raise nested(err, tp_id, f"metrics[{index}]", "metric") from err
+    return tuple(result)
