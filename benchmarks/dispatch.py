@@ -88,8 +88,9 @@ class _Stamp:
 
     def config_change(self, ts: int, *_: Any) -> None:
         self.arrivals.append((ts, time.perf_counter_ns()))
-        self.arrived.set()
-        if self.expected is not None and len(self.arrivals) >= self.expected:
+        if self.expected is None:
+            self.arrived.set()
+        elif len(self.arrivals) >= self.expected:
             self.done.set()
 
 

@@ -107,7 +107,7 @@ def args_maps() -> st.SearchStrategy[dict[str, str]]:
         "method_name": texts(min_size=1),
     }
     known = st.fixed_dictionaries({}, optional=optional)
-    windows = st.just({}) | _windows()
+    windows: st.SearchStrategy[dict[str, str]] = st.just({}) | _windows()
     unknown = st.dictionaries(
         texts().filter(lambda key: key not in WELL_KNOWN_ARGS), texts(), max_size=2
     )

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import itertools
 import functools
+import itertools
 import logging
 import threading
 from typing import Any
 
 import pytest
 from reactivex import operators as ops
+from reactivex.scheduler import EventLoopScheduler
 
 from confighub import (
     ConfigChange,
@@ -374,3 +375,46 @@ def test_rx_operators_compose_on_changes() -> None:
     serve(hub, 2, tp("a"), tp("b"))
     serve(hub, 3, tp("a"), tp("b"), tp("c"))
     assert sizes == [2, 3]
+
+
+def test_subscribing_from_inside_an_observer_starts_after_the_current_event() -> None:
+    """A subscription made while an event is delivered gets the current config, then later ones."""
+    hub = ConfigHub()
+    late: list[ConfigChange] = []
+
+    def subscribe_once(change: ConfigChange) -> None:
+        if change.ts == 1:
+            hub.changes_with_current().subscribe(late.append)
+
+    hub.changes.subscribe(subscribe_once)
+    first = serve(hub, 1, tp("a"))
+    serve(hub, 2, tp("b"))
+    assert [c.ts for c in late] == [1, 2]
+    assert late[0].new_hash == first
+    assert_chained(late)
+
+
+def test_off_thread_delivery_is_opt_in_per_subscriber() -> None:
+    """observe_on moves one subscriber off the publishing thread, in order; others stay inline."""
+    hub = ConfigHub()
+    scheduler = EventLoopScheduler()
+    inline_threads: set[int] = set()
+    off: list[int] = []
+    off_threads: set[int] = set()
+    done = threading.Event()
+
+    def on_off_thread(change: ConfigChange) -> None:
+        off_threads.add(threading.get_ident())
+        off.append(change.ts)
+        if change.ts == 200:
+            done.set()
+
+    hub.changes.subscribe(lambda _: inline_threads.add(threading.get_ident()))
+    hub.changes.pipe(ops.observe_on(scheduler)).subscribe(on_off_thread)
+    for n in range(1, 201):
+        hub.update_new_config(n, f"h{n}", (n,))
+    assert done.wait(10)
+    scheduler.dispose()
+    assert inline_threads == {threading.get_ident()}
+    assert threading.get_ident() not in off_threads
+    assert off == list(range(1, 201))

@@ -28,6 +28,9 @@ class MetricType(enum.StrEnum):
     SUMMARY = "SUMMARY"
 
 
+_LABEL_FIELDS = ("key", "static", "expression")
+
+
 @dataclass(frozen=True, slots=True)
 class LabelExpression:
     """A metric label: its value is either ``static`` or computed from ``expression``."""
@@ -60,9 +63,10 @@ class LabelExpression:
             return obj
         if isinstance(obj, Mapping):
             for name in obj:
-                if name not in ("key", "static", "expression"):
+                if name not in _LABEL_FIELDS:
                     raise InvalidTracePoint(None, str(name), obj[name], "is not a label field")
-            return cls(obj.get("key"), obj.get("static"), obj.get("expression"))  # type: ignore[arg-type]
+            values: dict[str, Any] = {name: obj.get(name) for name in _LABEL_FIELDS}
+            return cls(**values)
         if hasattr(obj, "key"):
             return cls(obj.key, getattr(obj, "static", None), getattr(obj, "expression", None))
         raise InvalidTracePoint(None, "label", obj, "is not a label (no key)")

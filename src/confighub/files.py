@@ -37,23 +37,25 @@ def parse_tracepoints(
 ) -> tuple[TracePoint, ...]:
     """Parse the text of a tracepoint file into validated tracepoints.
 
-    ``format`` is ``"yaml"`` (the default, which reads JSON too) or ``"json"``;
-    ``source`` names the document in errors. Raises ``TracePointFileError``.
+    ``format`` is ``"yaml"``, ``"json"`` or None (the default: JSON if the text
+    parses as JSON, else YAML); ``source`` names the document in errors. Raises
+    ``TracePointFileError``.
     """
     if format not in (None, "yaml", "json"):
         raise ValueError(f"unknown tracepoint file format {format!r} (expected 'yaml' or 'json')")
     if not text.strip():
         raise TracePointFileError(source, None, f"the file is empty; {_SHAPE}")
     if format == "json":
-        data = _load_json(text, source)
-        root = _compose_quietly(text)
-    else:
+        data, root = _load_json(text, source), _compose_quietly(text)
+    elif format == "yaml":
         data, root = _load_yaml(text, source)
+    else:
+        data, root = _load_unknown(text, source)
     return _tracepoints(data, root, source)
 
 
 def load_tracepoints(path: str | os.PathLike[str]) -> tuple[TracePoint, ...]:
-    """Read a tracepoint file; the format follows the extension (``.json``, else YAML)."""
+    """Read a tracepoint file: JSON for ``.json``, YAML for ``.yaml``/``.yml``, else either."""
     source = os.fspath(path)
     try:
         text = Path(source).read_text(encoding="utf-8-sig")
@@ -94,6 +96,15 @@ def _load_json(text: str, source: str) -> object:
     except json.JSONDecodeError as err:
         reason = f"invalid JSON: {err.msg} (column {err.colno})"
         raise TracePointFileError(source, err.lineno, reason) from err
+
+
+def _load_unknown(text: str, source: str) -> tuple[object, Any]:
+    # What parses as JSON is read as JSON: YAML 1.1 reads a few JSON strings differently
+    # (it refuses control characters and folds U+0085 as a line break).
+    if text.lstrip().startswith(("{", "[")):
+        with contextlib.suppress(json.JSONDecodeError):
+            return json.loads(text), _compose_quietly(text)
+    return _load_yaml(text, source)
 
 
 def _load_yaml(text: str, source: str) -> tuple[object, Any]:

@@ -42,8 +42,9 @@ __all__ = [
     "tracepoint_digest",
 ]
 
-#: A targeting value: a scalar, or a tuple or ``FrozenMap`` of targeting values.
-TargetValue: TypeAlias = Scalar | tuple["TargetValue", ...] | FrozenMap[str, "TargetValue"]
+#: A targeting value: a scalar, or a sequence or mapping of targeting values. Any
+#: list given becomes a tuple and any mapping a ``FrozenMap``, so that is what reads back.
+TargetValue: TypeAlias = Scalar | Sequence["TargetValue"] | Mapping[str, "TargetValue"]
 
 
 class Action(enum.StrEnum):
@@ -65,8 +66,10 @@ class TracePoint:
 
     ``args`` holds Deep's string-valued settings; the well-known ones are read,
     typed and defaulted through the properties below, unknown ones are kept as
-    they are. Construction validates every field and raises ``InvalidTracePoint``
-    naming this id, the field and the value.
+    they are. ``metrics`` may hold any metric-like objects (see
+    ``MetricDefinition.from_object``) and ``targeting`` lists and dicts: they are
+    stored as ``MetricDefinition``, tuples and ``FrozenMap``. Construction validates
+    every field and raises ``InvalidTracePoint`` naming this id, the field and the value.
     """
 
     id: str
