@@ -194,16 +194,7 @@ class ConfigHub:
             if new_hash != self._server_hash:
                 self._server_hash = new_hash
                 self._server = config
-                if self._custom_hash is None:
-                    change = _tuple_new(
-                        ConfigChange, (ts, self._hash, new_hash, self._config, config)
-                    )
-                    self._hash = new_hash
-                    self._config = config
-                    if observers := self._changes.observers:
-                        self._publish(observers, change, self._on_observer_error)
-                else:
-                    self._publish_effective(ts)
+                self._publish_effective(ts)
             if beats := self._heartbeats.observers:
                 self._publish(beats, ts, self._on_observer_error)
         finally:
@@ -242,7 +233,8 @@ class ConfigHub:
         ``TracePoint``, so equal input hashes equally whatever the item type.
         """
         tp_id = str(uuid.uuid4())
-        tracepoint = TracePoint(tp_id, path, line, dict(args or {}), tuple(watches), metrics)
+        args = args if args is not None else {}
+        tracepoint = TracePoint(tp_id, path, line, args, watches, metrics)
         build = factory or self._custom_factory
         item = (
             build(tp_id, path, line, dict(tracepoint.args), list(watches), list(metrics))
@@ -323,9 +315,10 @@ class ConfigHub:
             new_config = self._server + tuple(item for _, item in self._custom.values())
         if new_hash == self._hash:
             return
-        change = ConfigChange(ts, self._hash, new_hash, self._config, new_config)
+        change = _tuple_new(ConfigChange, (ts, self._hash, new_hash, self._config, new_config))
         self._hash, self._config = new_hash, new_config
-        self._changes.publish(change)
+        if observers := self._changes.observers:
+            self._publish(observers, change, self._on_observer_error)
 
     def _subscribe_with_current(
         self, observer: abc.ObserverBase[ConfigChange], _: abc.SchedulerBase | None = None
