@@ -124,6 +124,11 @@ def test_agent_long_poll_feeds_its_trigger_handler_and_the_hub(
         wait_for(lambda: trigger_ids(agent) == {"cart.py#14"}, "the edited config")
         assert [c.new_hash for c in seen] == [served, changed]
         assert seen[1].old_hash == served
+        diff = seen[1].diff
+        assert (set(diff.added), set(diff.removed)) == (
+            {"cart.py#14"},
+            {"cart.py#12", "payments.py#30"},
+        )
 
         registration = agent.register_tracepoint("extra.py", 3, {"fire_count": "2"})
         wait_for(
