@@ -160,3 +160,35 @@ def test_default_factory_builds_deep_triggers_when_the_agent_is_installed() -> N
     (item,) = service.hub.current_config
     assert isinstance(item, Trigger)
     assert (item.path, item.line) == ("shop.py", 9)
+
+
+def test_a_listener_escaping_isolation_does_not_stall_later_updates() -> None:
+    """A BaseException from a listener under a task handler leaves later updates flowing."""
+
+    class IllegalState(BaseException):
+        """Like Deep's IllegalStateException, which is not an Exception."""
+
+    class Inline:
+        def submit_task(self, task: Callable[..., Any], *args: Any) -> Future[Any]:
+            future: Future[Any] = Future()
+            try:
+                future.set_result(task(*args))
+            except IllegalState as exc:
+                future.set_exception(exc)
+            return future
+
+    service = TracepointConfigService()
+    service.set_task_handler(Inline())
+    seen: list[int] = []
+
+    class FailsOnce(ConfigUpdateListener):
+        def config_change(self, ts: int, *rest: Any) -> None:
+            seen.append(ts)
+            if ts == 1:
+                raise IllegalState
+
+    service.add_listener(FailsOnce())
+    service.update_new_config(1, "h1", ["x"])
+    service.update_new_config(2, "h2", ["y"])
+    service.update_new_config(3, "h3", ["z"])
+    assert seen == [1, 2, 3]

@@ -183,10 +183,17 @@ class TracepointConfigService:
             self._drain()
 
     def _drain(self) -> None:
-        while True:
+        try:
+            while True:
+                with self._lock:
+                    if not self._pending:
+                        self._draining = False
+                        return
+                    update = self._pending.popleft()
+                self.update_listeners(*update)
+        except BaseException:
+            # A listener raised past isolation (Deep's own errors are BaseExceptions): what is
+            # still pending goes out, in order, with the next update instead of never.
             with self._lock:
-                if not self._pending:
-                    self._draining = False
-                    return
-                update = self._pending.popleft()
-            self.update_listeners(*update)
+                self._draining = False
+            raise
