@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
 from confighub import ConfigChange, ConfigDiff, TracePoint
 from confighub.events import item_key, items_by_key
 
@@ -43,3 +50,78 @@ def test_items_without_id_are_keyed_by_repr_and_duplicates_are_kept() -> None:
     assert list(keyed) == ["x", "x#2", "'s'"]
     diff = ConfigDiff.between(["s"], ["s", "t"])
     assert diff.added == {"'t'": "t"}
+
+
+def naive_diff(old: Sequence[Any], new: Sequence[Any]) -> tuple[list[Any], list[Any], list[Any]]:
+    """The obvious diff, as a reference: full indexes, every key compared."""
+
+    def index(items: Sequence[Any]) -> dict[str, Any]:
+        keyed: dict[str, Any] = {}
+        for item in items:
+            key = item_key(item)
+            n = 2
+            unique = key
+            while unique in keyed:
+                unique, n = f"{key}#{n}", n + 1
+            keyed[unique] = item
+        return keyed
+
+    before, after = index(old), index(new)
+    added = [(k, v) for k, v in after.items() if k not in before]
+    removed = [(k, v) for k, v in before.items() if k not in after]
+    changed = [(k, (before[k], v)) for k, v in after.items() if k in before and before[k] != v]
+    return added, removed, changed
+
+
+POOL: list[Any] = [
+    *(TracePoint(tp_id, "a.py", line) for tp_id in "abcde" for line in (1, 2)),
+    "opaque",
+    ("a", "tuple"),
+]
+
+edits = st.lists(
+    st.one_of(
+        st.tuples(st.just("replace"), st.integers(0, 50), st.sampled_from(POOL)),
+        st.tuples(st.just("copy"), st.integers(0, 50), st.none()),
+        st.tuples(st.just("insert"), st.integers(0, 50), st.sampled_from(POOL)),
+        st.tuples(st.just("delete"), st.integers(0, 50), st.none()),
+    ),
+    max_size=6,
+)
+
+
+@given(st.lists(st.sampled_from(POOL), max_size=12), edits, st.booleans())
+def test_diff_matches_the_obvious_diff(
+    old_list: list[Any], changes: list[Any], as_tuple: bool
+) -> None:
+    """The fast diff equals a full comparison, order included, shared objects or not, cached too."""
+    new_list = list(old_list)
+    for op, at, item in changes:
+        if op == "insert":
+            new_list.insert(at % (len(new_list) + 1), item)
+        elif new_list and op == "replace":
+            new_list[at % len(new_list)] = item
+        elif new_list and op == "copy":
+            position = at % len(new_list)
+            original = new_list[position]
+            if isinstance(original, TracePoint):
+                new_list[position] = dataclasses.replace(original)
+        elif new_list and op == "delete":
+            del new_list[at % len(new_list)]
+    old: Sequence[Any] = tuple(old_list) if as_tuple else old_list
+    new: Sequence[Any] = tuple(new_list) if as_tuple else new_list
+    expected = naive_diff(old, new)
+    for _ in range(2):
+        diff = ConfigDiff.between(old, new)
+        got = (list(diff.added.items()), list(diff.removed.items()), list(diff.changed.items()))
+        assert got == expected
+
+
+def test_diff_of_a_large_config_with_one_change() -> None:
+    """One edited tracepoint among 10,000 shows as exactly one change."""
+    old = tuple(TracePoint(f"tp{n}", "a.py", n + 1) for n in range(10_000))
+    edited = dataclasses.replace(old[4_321], args={"fire_count": "-1"})
+    new = (*old[:4_321], edited, *old[4_322:])
+    diff = ConfigDiff.between(old, new)
+    assert (diff.added, diff.removed) == ({}, {})
+    assert diff.changed == {"tp4321": (old[4_321], edited)}

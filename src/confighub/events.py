@@ -9,32 +9,16 @@ has one (so a tracepoint edited in place shows as *changed*), and by its
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, NamedTuple
+from typing import NamedTuple
+
+from confighub._diffing import Item, build_index, diff_parts, item_key
 
 __all__ = ["ConfigChange", "ConfigDiff", "Item", "item_key", "items_by_key"]
-
-Item = Any
-"""One entry of a config: a ``TracePoint``, or whatever a Deep agent hands the hub."""
-
-
-def item_key(item: Item) -> str:
-    """The key a diff uses for ``item``: its ``id`` when it has a string one, else its repr."""
-    key = getattr(item, "id", None)
-    return key if isinstance(key, str) else repr(item)
 
 
 def items_by_key(items: Iterable[Item]) -> dict[str, Item]:
     """Index ``items`` by :func:`item_key`; a repeated key gets ``#2``, ``#3``… so none is lost."""
-    indexed: dict[str, Item] = {}
-    for item in items:
-        key = item_key(item)
-        if key in indexed:
-            n = 2
-            while f"{key}#{n}" in indexed:
-                n += 1
-            key = f"{key}#{n}"
-        indexed[key] = item
-    return indexed
+    return build_index(tuple(items))[0]
 
 
 class ConfigDiff(NamedTuple):
@@ -49,17 +33,12 @@ class ConfigDiff(NamedTuple):
 
     @classmethod
     def between(cls, old: Iterable[Item], new: Iterable[Item]) -> ConfigDiff:
-        """The diff that turns ``old`` into ``new``."""
-        before = items_by_key(old)
-        after = items_by_key(new)
-        added = {k: v for k, v in after.items() if k not in before}
-        removed = {k: v for k, v in before.items() if k not in after}
-        changed = {
-            k: (before[k], v)
-            for k, v in after.items()
-            if k in before and before[k] is not v and before[k] != v
-        }
-        return cls(added, removed, changed)
+        """The diff that turns ``old`` into ``new``.
+
+        Cheap for configs that share most of their item objects, as consecutive
+        configs of a hub do: only positions whose objects differ are compared.
+        """
+        return cls(*diff_parts(old, new))
 
     @property
     def empty(self) -> bool:

@@ -1,0 +1,116 @@
+"""Exact diffs of configs that mostly share their items, without rescanning what is shared.
+
+A hub's consecutive configs are tuples that hold the same item objects except
+where something changed, and the ``new`` config of one change is the ``old``
+config of the next. So an index (key → item) is built once per config tuple
+and kept for the next diff, and when both configs have unique keys and the
+same length, only the positions whose objects differ are compared: an item
+shared at a position has the same key and the same value on both sides.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from itertools import compress
+from operator import is_not
+from typing import Any, Final
+
+__all__ = ["Item", "build_index", "diff_parts", "index", "item_key"]
+
+Item = Any
+"""One entry of a config: a ``TracePoint``, or whatever a Deep agent hands the hub."""
+
+_CACHED_CONFIGS: Final = 8
+_STR_ONLY: Final = frozenset({str})
+_MISSING: Final = object()
+
+# id(config) -> (config, index, unique); the config is held so that its id stays its own.
+_cache: OrderedDict[int, tuple[tuple[Item, ...], dict[str, Item], bool]] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def item_key(item: Item) -> str:
+    """The key a diff uses for ``item``: its ``id`` when it has a string one, else its repr."""
+    key = getattr(item, "id", None)
+    return key if isinstance(key, str) else repr(item)
+
+
+def build_index(config: Sequence[Item]) -> tuple[dict[str, Item], bool]:
+    """Index ``config`` by key (repeats get ``#2``, ``#3``…); and whether no key repeated."""
+    try:
+        indexed = {item.id: item for item in config}
+    except AttributeError:
+        pass
+    else:
+        if len(indexed) == len(config) and set(map(type, indexed)) <= _STR_ONLY:
+            return indexed, True
+    indexed = {}
+    unique = True
+    for item in config:
+        key = item_key(item)
+        if key in indexed:
+            unique = False
+            n = 2
+            while f"{key}#{n}" in indexed:
+                n += 1
+            key = f"{key}#{n}"
+        indexed[key] = item
+    return indexed, unique
+
+
+def index(config: Sequence[Item]) -> tuple[dict[str, Item], bool]:
+    """``build_index``, remembered for the last few config tuples; do not mutate the result."""
+    if type(config) is not tuple:
+        return build_index(config)
+    entry = _cache.get(id(config))
+    if entry is not None and entry[0] is config:
+        return entry[1], entry[2]
+    indexed, unique = build_index(config)
+    with _cache_lock:
+        _cache[id(config)] = (config, indexed, unique)
+        while len(_cache) > _CACHED_CONFIGS:
+            _cache.popitem(last=False)
+    return indexed, unique
+
+
+def _sequence(items: Iterable[Item]) -> Sequence[Item]:
+    return items if isinstance(items, tuple | list) else tuple(items)
+
+
+def diff_parts(
+    old_items: Iterable[Item], new_items: Iterable[Item]
+) -> tuple[dict[str, Item], dict[str, Item], dict[str, tuple[Item, Item]]]:
+    """Return (added, removed, changed) turning ``old_items`` into ``new_items``, keyed by item."""
+    added: dict[str, Item] = {}
+    removed: dict[str, Item] = {}
+    changed: dict[str, tuple[Item, Item]] = {}
+    old, new = _sequence(old_items), _sequence(new_items)
+    if old is new:
+        return added, removed, changed
+    before, old_unique = index(old)
+    after, new_unique = index(new)
+    if old_unique and new_unique and len(old) == len(new):
+        for position in compress(range(len(new)), map(is_not, old, new)):
+            item, key = new[position], item_key(new[position])
+            previous = before.get(key, _MISSING)
+            if previous is _MISSING:
+                added[key] = item
+            elif previous is not item and previous != item:
+                changed[key] = (previous, item)
+            gone = old[position]
+            gone_key = item_key(gone)
+            if gone_key not in after:
+                removed[gone_key] = gone
+        return added, removed, changed
+    for key, item in after.items():
+        previous = before.get(key, _MISSING)
+        if previous is _MISSING:
+            added[key] = item
+        elif previous is not item and previous != item:
+            changed[key] = (previous, item)
+    for key, item in before.items():
+        if key not in after:
+            removed[key] = item
+    return added, removed, changed
