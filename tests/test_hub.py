@@ -165,13 +165,14 @@ def test_raising_observer_is_isolated_and_reported(caplog: pytest.LogCaptureFixt
     errors: list[ObserverError] = []
     hub.errors.subscribe(errors.append)
     with caplog.at_level(logging.ERROR, logger="confighub"):
-        serve(hub, 1, tp("a"))
+        first = serve(hub, 1, tp("a"))
         serve(hub, 2, tp("b"))
     assert len(before) == len(after) == 2
     assert [str(e.error) for e in errors] == ["boom at 1", "boom at 2"]
     assert errors[0].observer is explode
     assert isinstance(errors[0].event, ConfigChange)
     assert "boom at 1" in caplog.text
+    assert f"raised on ConfigChange(ts=1, None -> {first}, 0 -> 1 items)" in caplog.text
 
 
 def test_raising_errors_observer_is_only_logged(caplog: pytest.LogCaptureFixture) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import reprlib
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -69,6 +70,16 @@ _tuple_new: Final = tuple.__new__
 
 def _closed_error() -> HubClosed:
     return HubClosed("the hub is closed; create a new ConfigHub to apply updates")
+
+
+def _summary(event: object) -> str:
+    # A log line must stay short even when a config holds thousands of tracepoints.
+    if isinstance(event, ConfigChange):
+        return (
+            f"ConfigChange(ts={event.ts}, {event.old_hash} -> {event.new_hash},"
+            f" {len(event.old)} -> {len(event.new)} items)"
+        )
+    return reprlib.repr(event)
 
 
 def _described(observer: abc.ObserverBase[Any]) -> object:
@@ -262,7 +273,7 @@ class ConfigHub:
         The hub calls this for its own observers; adapters that dispatch on
         their own (such as ``compat``) call it for theirs.
         """
-        logger.error("observer %r raised on %r", culprit, event, exc_info=error)
+        logger.error("observer %r raised on %s", culprit, _summary(event), exc_info=error)
         with self._lock:
             self._errors.publish(ObserverError(culprit, error, event))
 
@@ -333,4 +344,6 @@ class ConfigHub:
 
     @staticmethod
     def _log_only(observer: abc.ObserverBase[Any], error: Exception, event: object) -> None:
-        logger.error("errors observer %r raised on %r", _described(observer), event, exc_info=error)
+        logger.error(
+            "errors observer %r raised on %s", _described(observer), _summary(event), exc_info=error
+        )
