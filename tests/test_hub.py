@@ -334,7 +334,7 @@ def test_status_is_replayed_and_follows_the_source() -> None:
 
 
 def test_close_completes_streams_and_refuses_updates() -> None:
-    """close() completes every subscriber; later updates raise HubClosed; close is idempotent."""
+    """close() completes subscribers; updates then raise HubClosed; late subscribers get the end."""
     completed: list[str] = []
     with ConfigHub() as hub:
         for name, stream in [
@@ -358,6 +358,15 @@ def test_close_completes_streams_and_refuses_updates() -> None:
     late: list[str] = []
     hub.changes.subscribe(on_completed=lambda: late.append("done"))
     assert late == ["done"]
+    final: list[object] = []
+    hub.status.subscribe(final.append, on_completed=lambda: final.append("done"))
+    hub.changes_with_current().subscribe(final.append, on_completed=lambda: final.append("done"))
+    assert [getattr(item, "state", item) for item in final] == [
+        SourceState.OFF,
+        "done",
+        ConfigChange(0, None, None, (), ()),
+        "done",
+    ]
 
 
 def test_rx_operators_compose_on_changes() -> None:

@@ -106,16 +106,19 @@ class Channel(Generic[_T]):
     def subscribe_with(
         self, observer: abc.ObserverBase[_T], first: Callable[[], _T | None] | None
     ) -> abc.DisposableBase:
-        """Add ``observer``; if ``first`` gives a value, it is that observer's first event."""
+        """Add ``observer``; if ``first`` gives a value, it is that observer's first event.
+
+        On a closed channel the observer gets that first value, then completion.
+        """
         dispatcher = self._dispatcher
         with dispatcher.lock:
+            if not self.closed:
+                self.observers = (*self.observers, observer)
+            initial = first() if first is not None else None
+            if initial is not None:
+                dispatcher.publish((observer,), initial, self.on_error)
             if self.closed:
                 dispatcher.publish((observer,), COMPLETED, self.on_error)
-            else:
-                self.observers = (*self.observers, observer)
-                initial = first() if first is not None else None
-                if initial is not None:
-                    dispatcher.publish((observer,), initial, self.on_error)
         return Disposable(lambda: self._remove(observer))
 
     def _subscribe(
