@@ -58,6 +58,7 @@ def test_update_publishes_a_change_that_unpacks() -> None:
     assert hub.current_config == (a,)
     assert hub.current_hash == digest == hub.server_hash
     assert hub.last_update == 10
+    assert repr(hub) == f"<ConfigHub valid hash={digest} items=1 custom=0>"
 
 
 def test_unchanged_hash_is_a_heartbeat_not_a_change() -> None:

@@ -287,6 +287,12 @@ class ConfigHub:
             for channel in (self._changes, self._heartbeats, self._statuses, self._errors):
                 channel.complete()
 
+    def __repr__(self) -> str:
+        return (
+            f"<ConfigHub {self._status.state} hash={self._hash} items={len(self._config)}"
+            f" custom={len(self._custom)}{' closed' if self._closed else ''}>"
+        )
+
     def __enter__(self) -> Self:
         return self
 
