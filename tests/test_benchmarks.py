@@ -1,0 +1,27 @@
+"""The benchmark scripts run (so they never rot); their figures are read by people, not asserted."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def test_dispatch_benchmark_runs_and_confighub_reorders_nothing() -> None:
+    """benchmarks/dispatch.py --quick prints every figure, and compat delivered nothing late."""
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "dispatch.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    out = result.stdout
+    for figure in ("publish to 10 observers", "update→listener latency", "burst to 10 listeners"):
+        assert figure in out
+    late = re.search(r"compat (\d+), compat through TaskHandler (\d+)", out)
+    assert late is not None
+    assert late.groups() == ("0", "0")
