@@ -7,6 +7,8 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+import pytest
+
 from confighub import ConfigHub, ObserverError, TracePoint, config_hash
 from confighub.compat import ConfigUpdateListener, TracepointConfigService
 
@@ -192,3 +194,13 @@ def test_a_listener_escaping_isolation_does_not_stall_later_updates() -> None:
     service.update_new_config(2, "h2", ["y"])
     service.update_new_config(3, "h3", ["z"])
     assert seen == [1, 2, 3]
+
+
+def test_config_update_listener_is_abstract() -> None:
+    """A ConfigUpdateListener subclass must implement config_change, as in Deep."""
+
+    class Incomplete(ConfigUpdateListener):
+        pass
+
+    with pytest.raises(TypeError, match="config_change"):
+        Incomplete()  # type: ignore[abstract]

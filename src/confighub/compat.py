@@ -32,8 +32,12 @@ logger = logging.getLogger("confighub.compat")
 _Update = tuple[int, str | None, str | None, list[Item], list[Item]]
 
 
-class ConfigUpdateListener(abc.ABC):
-    """Deep's listener interface: told of every change of the tracepoint config."""
+class ConfigUpdateListener(Protocol):
+    """Deep's listener interface: told of every change of the tracepoint config.
+
+    Subclass it (``config_change`` is abstract), or pass any object with a
+    matching ``config_change``, such as the Deep agent's own listeners.
+    """
 
     @abc.abstractmethod
     def config_change(
@@ -45,17 +49,6 @@ class ConfigUpdateListener(abc.ABC):
         new_config: list[Item],
     ) -> None:
         """Handle a change from ``old_config`` to ``new_config`` (server then custom items)."""
-
-
-class _Listener(Protocol):
-    def config_change(
-        self,
-        ts: int,
-        old_hash: str | None,
-        current_hash: str | None,
-        old_config: list[Item],
-        new_config: list[Item],
-    ) -> None: ...
 
 
 class TaskHandler(Protocol):
@@ -90,7 +83,7 @@ class TracepointConfigService:
     ) -> None:
         self.hub = hub if hub is not None else ConfigHub()
         self._factory = trigger_factory if trigger_factory is not None else _deep_trigger_factory()
-        self._listeners: tuple[_Listener, ...] = ()
+        self._listeners: tuple[ConfigUpdateListener, ...] = ()
         self._task_handler: TaskHandler | None = None
         self._lock = threading.Lock()
         self._pending: deque[_Update] = deque()
@@ -112,7 +105,7 @@ class TracepointConfigService:
         with self._lock:
             self._task_handler = task_handler
 
-    def add_listener(self, listener: _Listener) -> None:
+    def add_listener(self, listener: ConfigUpdateListener) -> None:
         """Tell ``listener`` of every later change."""
         with self._lock:
             self._listeners = (*self._listeners, listener)
