@@ -204,3 +204,30 @@ def test_config_update_listener_is_abstract() -> None:
 
     with pytest.raises(TypeError, match="config_change"):
         Incomplete()  # type: ignore[abstract]
+
+
+def test_removing_the_task_handler_keeps_queued_updates_in_order() -> None:
+    """Updates still queued for a task handler go out before those published after its removal."""
+
+    class Deferred:
+        def __init__(self) -> None:
+            self.tasks: list[Callable[[], Any]] = []
+
+        def submit_task(self, task: Callable[..., Any], *args: Any) -> Future[Any]:
+            self.tasks.append(lambda: task(*args))
+            return Future()
+
+    service = TracepointConfigService()
+    handler = Deferred()
+    service.set_task_handler(handler)
+    listener = Recorder()
+    service.add_listener(listener)
+    service.update_new_config(1, "h1", ["x"])
+    service.update_new_config(2, "h2", ["y"])
+    service.set_task_handler(None)
+    service.update_new_config(3, "h3", ["z"])
+    assert listener.calls == []
+    (task,) = handler.tasks
+    task()
+    service.update_new_config(4, "h4", ["w"])
+    assert [call[0] for call in listener.calls] == [1, 2, 3, 4]

@@ -154,8 +154,9 @@ class TracepointConfigService:
 
     def _on_change(self, change: ConfigChange) -> None:
         ts, old_hash, new_hash, old, new = change
-        if self._task_handler is None:
+        if self._task_handler is None and not self._draining:
             # Inline on the publishing thread, already serialized by the hub: no lock needed.
+            # (While a drain runs, updates queue behind it even without a handler, in order.)
             self.update_listeners(ts, old_hash, new_hash, list(old), list(new))
             return
         with self._lock:
