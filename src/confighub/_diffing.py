@@ -91,26 +91,20 @@ def diff_parts(
         return added, removed, changed
     before, old_unique = index(old)
     after, new_unique = index(new)
+    new_side: Iterable[tuple[str, Item]] = after.items()
+    old_side: Iterable[tuple[str, Item]] = before.items()
     if old_unique and new_unique and len(old) == len(new):
-        for position in compress(range(len(new)), map(is_not, old, new)):
-            item, key = new[position], item_key(new[position])
-            previous = before.get(key, _MISSING)
-            if previous is _MISSING:
-                added[key] = item
-            elif previous is not item and previous != item:
-                changed[key] = (previous, item)
-            gone = old[position]
-            gone_key = item_key(gone)
-            if gone_key not in after:
-                removed[gone_key] = gone
-        return added, removed, changed
-    for key, item in after.items():
+        # Only positions holding different objects can hold a difference.
+        moved = list(compress(range(len(new)), map(is_not, old, new)))
+        new_side = [(item_key(new[position]), new[position]) for position in moved]
+        old_side = [(item_key(old[position]), old[position]) for position in moved]
+    for key, item in new_side:
         previous = before.get(key, _MISSING)
         if previous is _MISSING:
             added[key] = item
         elif previous is not item and previous != item:
             changed[key] = (previous, item)
-    for key, item in before.items():
+    for key, item in old_side:
         if key not in after:
             removed[key] = item
     return added, removed, changed

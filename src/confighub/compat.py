@@ -88,7 +88,7 @@ class TracepointConfigService:
         self._lock = threading.Lock()
         self._pending: deque[_Update] = deque()
         self._draining = False
-        self._subscription = self.hub.changes.subscribe(on_next=self._on_change)
+        self.hub.changes.subscribe(on_next=self._on_change)
 
     # -- Deep's names ----------------------------------------------------------------------
 

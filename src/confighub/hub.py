@@ -68,10 +68,6 @@ _tuple_new: Final = tuple.__new__
 """Builds a ``ConfigChange`` from a 5-tuple without the NamedTuple constructor's overhead."""
 
 
-def _closed_error() -> HubClosed:
-    return HubClosed("the hub is closed; create a new ConfigHub to apply updates")
-
-
 def _summary(event: object) -> str:
     # A log line must stay short even when a config holds thousands of tracepoints.
     if isinstance(event, ConfigChange):
@@ -197,11 +193,7 @@ class ConfigHub:
         lock = self._lock
         lock.acquire()
         try:
-            if self._closed:
-                raise _closed_error()
-            self._last_update = ts
-            if self._status.state is not _VALID:
-                self._set_status(_VALID, None)
+            self._poll_applied(ts)
             if new_hash != self._server_hash:
                 self._server_hash = new_hash
                 self._server = config
@@ -214,11 +206,7 @@ class ConfigHub:
     def update_no_change(self, ts: int) -> None:
         """Apply a poll that found the config unchanged (a heartbeat)."""
         with self._lock:
-            if self._closed:
-                raise _closed_error()
-            self._last_update = ts
-            if self._status.state is not _VALID:
-                self._set_status(_VALID, None)
+            self._poll_applied(ts)
             self._heartbeats.publish(ts)
 
     def set_status(self, state: SourceState, error: BaseException | None = None) -> None:
@@ -308,7 +296,13 @@ class ConfigHub:
 
     def _check_open(self) -> None:
         if self._closed:
-            raise _closed_error()
+            raise HubClosed("the hub is closed; create a new ConfigHub to apply updates")
+
+    def _poll_applied(self, ts: int) -> None:
+        self._check_open()
+        self._last_update = ts
+        if self._status.state is not _VALID:
+            self._set_status(_VALID, None)
 
     def _set_status(self, state: SourceState, error: BaseException | None) -> None:
         current = self._status
