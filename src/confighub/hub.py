@@ -15,16 +15,19 @@ import reprlib
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import timedelta
 from enum import StrEnum
 from types import TracebackType
 from typing import Any, Final, NamedTuple, Self
 
 from reactivex import Observable, abc
 
+from confighub._aio import ObservableIterator
 from confighub._dispatch import Channel, Dispatcher
 from confighub.events import ConfigChange, Item
 from confighub.exceptions import HubClosed
 from confighub.model import TracePoint, config_hash
+from confighub.operators import Freshness, stale_after
 
 __all__ = ["ConfigHub", "CustomFactory", "ObserverError", "SourceState", "SourceStatus"]
 
@@ -146,6 +149,24 @@ class ConfigHub:
     def errors(self) -> Observable[ObserverError]:
         """Each exception an observer raised, with the observer and the event."""
         return self._errors.observable
+
+    def iter_changes(self, *, with_current: bool = False) -> ObservableIterator[ConfigChange]:
+        """``changes`` (or ``changes_with_current()``) for ``async for``, in order, none dropped.
+
+        Made inside a coroutine, it subscribes at once; otherwise at the first
+        ``__anext__``. Cancelling the waiting task, ``aclose()`` or leaving
+        ``async with`` unsubscribes; closing the hub ends the iteration.
+        """
+        return ObservableIterator(self._with_current if with_current else self.changes)
+
+    def stale_after(
+        self, period: float | timedelta, scheduler: abc.SchedulerBase | None = None
+    ) -> Observable[Freshness]:
+        """FRESH when a poll was applied within ``period``, STALE when none was; transitions only.
+
+        The same as ``hub.heartbeats.pipe(operators.stale_after(period, scheduler))``.
+        """
+        return self.heartbeats.pipe(stale_after(period, scheduler))
 
     # -- state -----------------------------------------------------------------------------
 
