@@ -25,3 +25,20 @@ def test_dispatch_benchmark_runs_and_confighub_reorders_nothing() -> None:
     late = re.search(r"compat (\d+), compat through TaskHandler (\d+)", out)
     assert late is not None
     assert late.groups() == ("0", "0")
+
+
+def test_operators_benchmark_runs_and_debounce_starts_no_thread_per_event() -> None:
+    """benchmarks/operators.py --quick prints every figure; debounce_changes starts <= 1 thread."""
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "operators.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    out = result.stdout
+    for figure in ("debounce, 2,000-event burst", "slow observer", "diff of 10,000 tracepoints"):
+        assert figure in out
+    threads = re.search(r"debounce_changes [\d.]+ µs/event, (\d+) threads started", out)
+    assert threads is not None
+    assert int(threads.group(1)) <= 1

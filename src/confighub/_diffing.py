@@ -5,7 +5,8 @@ where something changed, and the ``new`` config of one change is the ``old``
 config of the next. So an index (key → item) is built once per config tuple
 and kept for the next diff, and when both configs have unique keys and the
 same length, only the positions whose objects differ are compared: an item
-shared at a position has the same key and the same value on both sides.
+shared at a position has the same key and the same value on both sides. That
+case needs no index of the new config at all, only the old one's.
 """
 
 from __future__ import annotations
@@ -83,21 +84,44 @@ def diff_parts(
     old_items: Iterable[Item], new_items: Iterable[Item]
 ) -> tuple[dict[str, Item], dict[str, Item], dict[str, tuple[Item, Item]]]:
     """Return (added, removed, changed) turning ``old_items`` into ``new_items``, keyed by item."""
+    old, new = _sequence(old_items), _sequence(new_items)
+    if old is new:
+        return {}, {}, {}
+    before, old_unique = index(old)
+    if old_unique and len(old) == len(new):
+        parts = _positional_diff(old, new, before)
+        if parts is not None:
+            return parts
+    after, _ = index(new)
+    return _compare(before, before.items(), after, after.items())
+
+
+def _positional_diff(
+    old: Sequence[Item], new: Sequence[Item], before: dict[str, Item]
+) -> tuple[dict[str, Item], dict[str, Item], dict[str, tuple[Item, Item]]] | None:
+    # Only positions holding different objects can hold a difference. With ``old``'s keys
+    # unique, ``new``'s are unique too unless a key at such a position repeats, or names an
+    # item ``old`` keeps elsewhere; in that case (None) the full comparison decides.
+    moved = list(compress(range(len(new)), map(is_not, old, new)))
+    old_side = {item_key(old[position]): old[position] for position in moved}
+    new_side: dict[str, Item] = {}
+    for position in moved:
+        key = item_key(new[position])
+        if key in new_side or (key in before and key not in old_side):
+            return None
+        new_side[key] = new[position]
+    return _compare(old_side, old_side.items(), new_side, new_side.items())
+
+
+def _compare(
+    before: dict[str, Item],
+    old_side: Iterable[tuple[str, Item]],
+    after: dict[str, Item],
+    new_side: Iterable[tuple[str, Item]],
+) -> tuple[dict[str, Item], dict[str, Item], dict[str, tuple[Item, Item]]]:
     added: dict[str, Item] = {}
     removed: dict[str, Item] = {}
     changed: dict[str, tuple[Item, Item]] = {}
-    old, new = _sequence(old_items), _sequence(new_items)
-    if old is new:
-        return added, removed, changed
-    before, old_unique = index(old)
-    after, new_unique = index(new)
-    new_side: Iterable[tuple[str, Item]] = after.items()
-    old_side: Iterable[tuple[str, Item]] = before.items()
-    if old_unique and new_unique and len(old) == len(new):
-        # Only positions holding different objects can hold a difference.
-        moved = list(compress(range(len(new)), map(is_not, old, new)))
-        new_side = [(item_key(new[position]), new[position]) for position in moved]
-        old_side = [(item_key(old[position]), old[position]) for position in moved]
     for key, item in new_side:
         previous = before.get(key, _MISSING)
         if previous is _MISSING:
