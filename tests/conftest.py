@@ -8,3 +8,6 @@ from hypothesis import HealthCheck, settings
 # deadline. Properties still run their full number of examples.
 settings.register_profile("confighub", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("confighub")
+
+# pytester runs the README's plugin example in a fresh pytest process.
+pytest_plugins = ["pytester"]

@@ -19,3 +19,29 @@ def test_usage_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 3
     assert "checkout-total" in lines[0]
+
+
+def _blocks(heading: str, language: str) -> list[str]:
+    after = README.read_text(encoding="utf-8").split(heading, 1)[1]
+    section = re.split(r"\n###? ", after, maxsplit=1)[0]
+    return re.findall(rf"```{language}\n(.*?)```", section, re.DOTALL)
+
+
+def test_operator_examples_print_what_their_comments_say(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Each python block under "### Operators" runs and prints its trailing ``# `` lines."""
+    blocks = _blocks("### Operators", "python")
+    assert len(blocks) == 2
+    for block in blocks:
+        exec(compile(block, str(README), "exec"), {"__name__": "readme"})
+        promised = re.findall(r"^# (.*)$", block.split("\n\n")[-1], re.MULTILINE)
+        assert capsys.readouterr().out.splitlines() == promised
+
+
+def test_plugin_example_passes_under_pytest(pytester: pytest.Pytester) -> None:
+    """The README's test, run by pytest in a fresh process, finds the plugin's fixtures."""
+    (block,) = _blocks("### Testing your own observers", "python")
+    pytester.makepyfile(test_example=block)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
