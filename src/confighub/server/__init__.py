@@ -1,0 +1,39 @@
+"""A small Deep ``PollConfig`` server: serve tracepoints from a store to Deep agents.
+
+::
+
+    with FileStore("tracepoints.yaml") as store, HubServer(store, port=43315) as server:
+        ...  # agents poll server.target; edits of the file reach them
+
+``HubServer`` answers ``PollConfig.poll`` with UPDATE or NO_CHANGE by hash,
+holds polls that send the ``HOLD_METADATA_KEY`` metadata until the config
+changes, serves targeted tracepoints only to matching resources, and accepts
+``SnapshotService.send``. Stores: ``MemoryStore`` (set from code) and
+``FileStore`` (follows a YAML or JSON file); any object with the ``Store``
+protocol will do.
+
+Targeting: a tracepoint whose ``targeting`` is empty goes to every client;
+otherwise to clients whose resource attributes match every targeting key. A
+scalar matches an equal attribute of the same kind (``"2"`` is not ``2``), a
+list matches any of its items, a mapping matches a key-value-list attribute key
+by key, and an array attribute matches when any of its items does (details in
+``confighub.server._targeting``).
+"""
+
+from __future__ import annotations
+
+from confighub._protocol import HOLD_METADATA_KEY
+from confighub.server._hub_server import DEFAULT_MAX_MESSAGE_SIZE, HubServer, ServerStats
+from confighub.server.file_store import FileStore
+from confighub.server.stores import MemoryStore, Store, StoreState
+
+__all__ = [
+    "DEFAULT_MAX_MESSAGE_SIZE",
+    "HOLD_METADATA_KEY",
+    "FileStore",
+    "HubServer",
+    "MemoryStore",
+    "ServerStats",
+    "Store",
+    "StoreState",
+]

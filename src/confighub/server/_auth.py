@@ -1,0 +1,66 @@
+"""Checking the ``authorization`` metadata a client sends: a bearer token or basic credentials.
+
+Secrets are compared with ``hmac.compare_digest``, so how long a comparison takes
+does not tell how much of a guess was right. The Deep Python agent's
+``BasicAuthProvider`` separates the scheme with ``%20`` instead of a space; both
+are accepted. Scheme names are case-insensitive (RFC 9110).
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+from typing import Final
+
+__all__ = ["AUTHORIZATION_KEY", "Authenticator"]
+
+AUTHORIZATION_KEY: Final = "authorization"
+_SEPARATORS: Final = (" ", "%20")
+
+
+class Authenticator:
+    """Accepts clients that present ``Bearer <token>`` or ``Basic base64(user:password)``.
+
+    Either or both may be configured; ``refusal`` says why a header is refused.
+    """
+
+    def __init__(self, *, token: str | None = None, basic: str | None = None) -> None:
+        if token is not None and not token:
+            raise ValueError("token must not be empty (pass None for no token)")
+        if basic is not None and ":" not in basic:
+            raise ValueError("basic must be 'user:password' (no ':' found)")
+        if token is None and basic is None:
+            raise ValueError("an Authenticator needs a token, basic credentials or both")
+        self._accepted: dict[str, bytes] = {}
+        if token is not None:
+            self._accepted["bearer"] = token.encode("utf-8")
+        if basic is not None:
+            self._accepted["basic"] = base64.b64encode(basic.encode("utf-8"))
+        self._expected = " or ".join(
+            {"bearer": "'Bearer <token>'", "basic": "'Basic <base64 of user:password>'"}[scheme]
+            for scheme in self._accepted
+        )
+
+    def refusal(self, header: str | None) -> str | None:
+        """Return why ``header`` (the ``authorization`` value, or None) is refused, or None."""
+        if header is None:
+            return f"missing '{AUTHORIZATION_KEY}' metadata: this server expects {self._expected}"
+        scheme, credential = _split(header)
+        expected = self._accepted.get(scheme.lower())
+        if expected is None:
+            return (
+                f"unsupported authorization scheme {scheme!r}: this server expects {self._expected}"
+            )
+        if hmac.compare_digest(credential.strip().encode("utf-8"), expected):
+            return None
+        what = "bearer token" if scheme.lower() == "bearer" else "basic credentials"
+        return f"invalid {what} in '{AUTHORIZATION_KEY}' metadata"
+
+
+def _split(header: str) -> tuple[str, str]:
+    header = header.strip()
+    positions = [(header.find(sep), sep) for sep in _SEPARATORS if sep in header]
+    if not positions:
+        return header, ""
+    index, sep = min(positions)
+    return header[:index], header[index + len(sep) :]

@@ -1,0 +1,274 @@
+"""``HubServer``: a Deep ``PollConfig`` server on a ``grpc.aio`` event loop in one thread.
+
+One background thread runs an asyncio loop that runs the gRPC server; every
+RPC is a coroutine on it. A held poll is a suspended coroutine, not a blocked
+thread, so a thousand of them cost a thousand small objects, not a thousand
+stacks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import math
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final, NamedTuple, Self
+
+import grpc
+
+from confighub.server._auth import Authenticator
+from confighub.server._service import PollService
+from confighub.server.stores import Store, StoreState
+
+__all__ = ["HubServer", "ServerStats"]
+
+logger = logging.getLogger("confighub")
+
+#: gRPC clients refuse larger messages by default, so a larger config would not arrive anyway.
+DEFAULT_MAX_MESSAGE_SIZE: Final = 4 * 1024 * 1024
+_UNSET_PORT: Final = -1
+
+
+class ServerStats(NamedTuple):
+    """Counters of a ``HubServer``; read from another thread, they may be a moment apart."""
+
+    polls: int
+    """Polls accepted (authenticated, well-formed), answered or being answered."""
+    holds: int
+    """Polls that were held (answered later than asked), in all."""
+    held: int
+    """Polls being held right now."""
+    serializations: int
+    """Response bodies serialized (once per view and hash, not per poll)."""
+    snapshots: int
+    """Snapshots received."""
+
+
+class HubServer:
+    """Serves a store's tracepoints to Deep agents over ``PollConfig``, and accepts snapshots.
+
+    ``start()`` binds ``host:port`` (port 0 picks a free one; see ``port`` and
+    ``target``) and serves from a background thread until ``stop()``.
+
+    - ``token`` makes clients send ``authorization: Bearer <token>``; ``basic``
+      (``"user:password"``) makes them send ``authorization: Basic <base64>``.
+      With both, either is accepted. A refused call ends ``UNAUTHENTICATED``.
+    - ``tls_cert``/``tls_key`` enable TLS: PEM contents as ``bytes``, or the path
+      of a PEM file as ``str`` or ``os.PathLike``.
+    - A client that sends the ``confighub-hold`` metadata (seconds) while its
+      hash is current is answered when its config changes or after
+      ``min(hold, max_hold)`` seconds; other clients are answered at once.
+    - ``max_message_size`` bounds both requests and responses; a client whose
+      config is larger gets ``RESOURCE_EXHAUSTED`` saying so.
+    - ``on_snapshot(snapshot)`` gets each ``Snapshot`` an agent sends, on the
+      server's event loop thread: it must not block. Its errors are logged.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        token: str | None = None,
+        basic: str | None = None,
+        tls_cert: bytes | str | os.PathLike[str] | None = None,
+        tls_key: bytes | str | os.PathLike[str] | None = None,
+        max_hold: float = 30.0,
+        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        on_snapshot: Callable[[Any], object] | None = None,
+    ) -> None:
+        if not (math.isfinite(max_hold) and max_hold >= 0):
+            raise ValueError(f"max_hold must be a finite number of seconds >= 0, got {max_hold!r}")
+        if max_message_size <= 0:
+            raise ValueError(f"max_message_size must be > 0 bytes, got {max_message_size!r}")
+        if (tls_cert is None) != (tls_key is None):
+            raise ValueError("TLS needs both tls_cert and tls_key, or neither")
+        self._store = store
+        self._host = host
+        self._requested_port = port
+        self._credentials = None
+        if tls_cert is not None and tls_key is not None:
+            key, cert = _pem(tls_key, "tls_key"), _pem(tls_cert, "tls_cert")
+            self._credentials = grpc.ssl_server_credentials([(key, cert)])
+        authenticator = None
+        if token is not None or basic is not None:
+            authenticator = Authenticator(token=token, basic=basic)
+        self._options = [
+            ("grpc.max_send_message_length", max_message_size),
+            ("grpc.max_receive_message_length", max_message_size),
+            # gRPC sets SO_REUSEPORT by default on Linux, and a second server on a busy
+            # port would then start without error and get a share of the calls.
+            ("grpc.so_reuseport", 0),
+        ]
+        self._service = PollService(
+            store,
+            authenticator=authenticator,
+            max_hold=max_hold,
+            max_message_size=max_message_size,
+            on_snapshot=on_snapshot,
+        )
+        self._lifecycle = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._startup_error: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop_requested: asyncio.Event | None = None
+        self._grace: float | None = None
+        self._port = _UNSET_PORT
+        self._stopped = False
+
+    def __repr__(self) -> str:
+        where = _join(self._host, self._requested_port if self._port == _UNSET_PORT else self._port)
+        state = "stopped" if self._stopped else "serving" if self._thread else "not started"
+        return f"HubServer({where}, {state}, tls={self._credentials is not None})"
+
+    @property
+    def port(self) -> int:
+        """The port the server listens on (known once started)."""
+        if self._port == _UNSET_PORT:
+            raise RuntimeError("the HubServer has no port until start() is called")
+        return self._port
+
+    @property
+    def target(self) -> str:
+        """``host:port`` to give a gRPC channel (known once started)."""
+        return _join(self._host, self.port)
+
+    @property
+    def store(self) -> Store:
+        """The store the server serves from."""
+        return self._store
+
+    def stats(self) -> ServerStats:
+        """Return the server's counters."""
+        service = self._service
+        return ServerStats(
+            service.polls, service.holds, service.held, service.serializations, service.snapshots
+        )
+
+    def start(self) -> Self:
+        """Bind and serve from a background thread; return once serving. Idempotent.
+
+        Raises ``RuntimeError`` if the address cannot be bound or the server was stopped.
+        """
+        with self._lifecycle:
+            if self._stopped:
+                raise RuntimeError("a stopped HubServer cannot be started again; create a new one")
+            if self._thread is not None:
+                return self
+            self._thread = threading.Thread(target=self._run, name="confighub-server", daemon=True)
+            self._thread.start()
+            self._ready.wait()
+            error = self._startup_error
+            if error is not None:
+                self._thread.join()
+                self._stopped = True
+                self._startup_error = None
+                raise error
+        logger.info("HubServer serving PollConfig on %s", self.target)
+        return self
+
+    def stop(self, grace: float | None = 1.0) -> None:
+        """Answer held polls, stop serving and join the thread; idempotent.
+
+        Calls still running after ``grace`` seconds are cancelled (None: at once).
+        """
+        with self._lifecycle:
+            thread, self._stopped = self._thread, True
+            loop, stop_requested = self._loop, self._stop_requested
+            if thread is None or loop is None or stop_requested is None:
+                return
+            self._grace = grace
+            self._loop = None
+            loop.call_soon_threadsafe(stop_requested.set)
+            thread.join()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._serve())
+            # An aborted call leaves a reference cycle (its AbortError's traceback
+            # holds the call's context) that keeps the grpc.aio runtime alive, and
+            # with it a poller thread, until the garbage collector breaks it: now.
+            gc.collect()
+        finally:
+            # Whatever happened, start() must not wait forever.
+            self._ready.set()
+
+    async def _serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        address = _join(self._host, self._requested_port)
+        server: Any = None
+        try:
+            server = grpc.aio.server(options=self._options)
+            server.add_generic_rpc_handlers(self._service.handlers())
+            if self._credentials is None:
+                port = server.add_insecure_port(address)
+            else:
+                port = server.add_secure_port(address, self._credentials)
+            if not port:
+                raise RuntimeError("no port was bound")
+            await server.start()
+        except Exception as err:
+            # The grpc.aio runtime (and its poller thread) lives as long as the server
+            # object: drop it here, not when the caller lets go of a traceback.
+            server = None
+            self._startup_error = RuntimeError(f"HubServer cannot serve on {address}: {err}")
+            return
+        self._service.open(loop)
+        self._stop_requested = asyncio.Event()
+        self._loop, self._port = loop, port
+        unsubscribe = self._store.subscribe(self._wake_callback(loop))
+        self._ready.set()
+        try:
+            await self._stop_requested.wait()
+        finally:
+            unsubscribe()
+            self._service.close()
+            await server.stop(self._grace)
+            server = None
+
+    def _wake_callback(self, loop: asyncio.AbstractEventLoop) -> Callable[[StoreState], None]:
+        refresh = self._service.refresh
+
+        def wake(_: StoreState) -> None:
+            # The loop may have closed after the store copied its callbacks: then
+            # nothing is held any more and there is nobody to wake.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(refresh)
+
+        return wake
+
+
+def _pem(value: bytes | str | os.PathLike[str], name: str) -> bytes:
+    if isinstance(value, bytes):
+        pem = value
+    elif isinstance(value, str) and value.lstrip().startswith("-----BEGIN"):
+        raise TypeError(f"{name} looks like PEM text: pass PEM contents as bytes, or a file path")
+    else:
+        pem = Path(value).read_bytes()
+    if b"-----BEGIN" not in pem:
+        raise ValueError(f"{name} is not PEM: expected a '-----BEGIN ...-----' block")
+    return pem
+
+
+def _join(host: str, port: int) -> str:
+    # An IPv6 literal needs brackets before the port.
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
