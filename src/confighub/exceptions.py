@@ -5,6 +5,7 @@
     ConfigHubError
     ├── InvalidTracePoint        (also a ValueError)   a tracepoint field is wrong
     ├── TracePointFileError      (also a ValueError)   a tracepoint file cannot be used
+    ├── PollFailed                                     a poll of a Deep server failed
     └── HubClosed                (also a RuntimeError) the hub was closed
 
 Each message says what was wrong and where, so that a user can act on it.
@@ -12,7 +13,13 @@ Each message says what was wrong and where, so that a user can act on it.
 
 from __future__ import annotations
 
-__all__ = ["ConfigHubError", "HubClosed", "InvalidTracePoint", "TracePointFileError"]
+__all__ = [
+    "ConfigHubError",
+    "HubClosed",
+    "InvalidTracePoint",
+    "PollFailed",
+    "TracePointFileError",
+]
 
 
 class ConfigHubError(Exception):
@@ -27,9 +34,10 @@ class InvalidTracePoint(ConfigHubError, ValueError):
         self.field = field
         self.value = value
         self.reason = reason
-        super().__init__(
-            f"invalid tracepoint {tracepoint_id!r}: field {field!r} = {value!r}: {reason}"
-        )
+        # A tracepoint without an id yet (one derived from a bad path or line) is named by
+        # the field alone; a file error around it gives its line.
+        which = f" {tracepoint_id!r}" if tracepoint_id is not None else " (no id)"
+        super().__init__(f"invalid tracepoint{which}: field {field!r} = {value!r}: {reason}")
 
 
 class TracePointFileError(ConfigHubError, ValueError):
@@ -41,6 +49,21 @@ class TracePointFileError(ConfigHubError, ValueError):
         self.reason = reason
         where = f"{path}:{line}" if line is not None else path
         super().__init__(f"{where}: {reason}")
+
+
+class PollFailed(ConfigHubError):
+    """A poll of a Deep ``PollConfig`` server failed: names the target, the gRPC status and why.
+
+    ``code`` is the name of the gRPC status code (``"UNAVAILABLE"``, ``"UNAUTHENTICATED"``,
+    ...), or None when the failure was not a gRPC status.
+    """
+
+    def __init__(self, target: str, code: str | None, reason: str) -> None:
+        self.target = target
+        self.code = code
+        self.reason = reason
+        status = f"{code}: " if code is not None else ""
+        super().__init__(f"poll of {target} failed: {status}{reason}")
 
 
 class HubClosed(ConfigHubError, RuntimeError):
