@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import threading
 from pathlib import Path
 
 import pytest
@@ -12,14 +14,20 @@ from confighub.files import example_path
 
 
 def test_demo_prints_every_scripted_change_and_exits(capsys: pytest.CaptureFixture[str]) -> None:
-    """`confighub demo` runs the scenario on the embedded defaults and exits 0."""
+    """`confighub demo` serves, long-polls and edits a file on its own, prints it all, exits 0."""
+    before = set(threading.enumerate())
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
+    assert re.search(r"serving tracepoints\.yaml on 127\.0\.0\.1:\d+; long-polling it", out)
     assert "+ checkout-discount" in out
     assert "args.fire_count: -1 → 10" in out
     assert "- cart-add-log" in out
     assert "[shop/checkout.py]" in out
-    assert "done: 6 changes, hub closed" in out
+    assert "ms after the edit" in out
+    assert "field 'line' = 'soon'" in out
+    assert "kept the last good config" in out
+    assert "done: 6 changes" in out
+    assert set(threading.enumerate()) <= before
 
 
 def test_check_validates_a_good_file(capsys: pytest.CaptureFixture[str]) -> None:

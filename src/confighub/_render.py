@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from rich.text import Text
 
 from confighub.events import ConfigChange, Item
 from confighub.model import TracePoint
 
-__all__ = ["render_change", "short_hash"]
+__all__ = ["change_record", "render_change", "short_hash"]
 
 
 def short_hash(value: str | None) -> str:
@@ -74,3 +75,28 @@ def render_change(change: ConfigChange, label: str = "") -> Text:
         for line in _field_changes(before, after):
             text.append(f"      {line}\n", style="yellow")
     return text
+
+
+def change_record(change: ConfigChange) -> dict[str, Any]:
+    """A change as plain JSON data: hashes, and what was added, removed and changed.
+
+    Tracepoints appear in the file format (``TracePoint.to_dict``); other items
+    as their ``repr``.
+    """
+    diff = change.diff
+    return {
+        "ts": change.ts,
+        "old_hash": change.old_hash,
+        "new_hash": change.new_hash,
+        "added": [_plain(item) for item in diff.added.values()],
+        "removed": list(diff.removed),
+        "changed": [
+            {"id": key, "before": _plain(before), "after": _plain(after)}
+            for key, (before, after) in diff.changed.items()
+        ],
+        "live": len(change.new),
+    }
+
+
+def _plain(item: Item) -> Any:
+    return item.to_dict() if isinstance(item, TracePoint) else repr(item)

@@ -6,12 +6,17 @@ console script.
 
 from __future__ import annotations
 
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 
 import click
 from rich.console import Console
 
+from confighub import _commands
 from confighub._render import render_change
 from confighub._version import __version__
 from confighub.demo import run_demo
@@ -43,6 +48,121 @@ def check(file: str) -> None:
     console = Console()
     console.print(render_change(ConfigChange(0, None, config_hash(tracepoints), (), tracepoints)))
     console.print(f"{len(tracepoints)} tracepoints, hash {config_hash(tracepoints)}")
+
+
+_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+def _check_auth(token: str | None, basic: str | None) -> None:
+    if token is not None and basic is not None:
+        raise click.UsageError("give --token or --basic, not both")
+    if basic is not None and ":" not in basic:
+        raise click.BadParameter("expected USER:PASS", param_hint="--basic")
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[threading.Event]:
+    """An event set by Ctrl-C or SIGTERM, so commands end by their own clean-up path."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    handlers: dict[signal.Signals, Callable[..., object] | int | None] = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        handlers[signum] = signal.signal(signum, lambda *_: stop.set())
+    try:
+        yield stop
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+
+
+@cli.command()
+@click.argument("file", type=_FILE)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=43315, show_default=True, help="Port; 0 picks a free one.")
+@click.option("--token", help="Require 'authorization: Bearer TOKEN'.")
+@click.option("--basic", metavar="USER:PASS", help="Require HTTP basic credentials.")
+@click.option("--tls-cert", type=_FILE, help="PEM certificate chain; needs --tls-key.")
+@click.option("--tls-key", type=_FILE, help="PEM private key; needs --tls-cert.")
+@click.option(
+    "--max-hold", default=30.0, show_default=True, help="Longest a long poll is held (seconds)."
+)
+def serve(
+    *,
+    file: Path,
+    host: str,
+    port: int,
+    token: str | None,
+    basic: str | None,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    max_hold: float,
+) -> None:
+    """Serve the tracepoints of FILE to Deep agents (PollConfig), reloading it on change."""
+    _check_auth(token, basic)
+    if (tls_cert is None) != (tls_key is None):
+        raise click.UsageError("--tls-cert and --tls-key go together")
+    with _stop_on_signals() as stop:
+        _commands.serve(
+            file,
+            Console(),
+            stop,
+            host=host,
+            port=port,
+            token=token,
+            basic=basic,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+            max_hold=max_hold,
+        )
+
+
+@cli.command()
+@click.argument("target")
+@click.option("--interval", default=10.0, show_default=True, help="Seconds between polls.")
+@click.option("--hold", type=float, help="Long poll: ask the server to hold each poll S seconds.")
+@click.option("--debounce", type=float, help="Coalesce bursts of changes S seconds apart.")
+@click.option("--path", "paths", multiple=True, metavar="GLOB", help="Only these paths.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per change.")
+@click.option("--token", help="Send 'authorization: Bearer TOKEN'.")
+@click.option("--basic", metavar="USER:PASS", help="Send HTTP basic credentials.")
+@click.option("--tls-ca", type=_FILE, help="PEM root certificates: connect with TLS.")
+@click.option("--count", type=click.IntRange(min=1), help="Stop after N changes.")
+@click.option("--duration", type=click.FloatRange(min=0), help="Stop after S seconds.")
+def watch(
+    *,
+    target: str,
+    interval: float,
+    hold: float | None,
+    debounce: float | None,
+    paths: tuple[str, ...],
+    as_json: bool,
+    token: str | None,
+    basic: str | None,
+    tls_ca: Path | None,
+    count: int | None,
+    duration: float | None,
+) -> None:
+    """Print each change of the config a Deep PollConfig server at TARGET (host:port) serves."""
+    _check_auth(token, basic)
+    with _stop_on_signals() as stop:
+        _commands.watch(
+            target,
+            Console(),
+            Console(stderr=True),
+            stop,
+            interval=interval,
+            hold=hold,
+            debounce=debounce,
+            paths=paths,
+            as_json=as_json,
+            token=token,
+            basic=basic,
+            tls_ca=tls_ca,
+            count=count,
+            duration=duration,
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
