@@ -14,6 +14,7 @@ from deepproto.proto.poll.v1 import poll_pb2, poll_pb2_grpc
 from deepproto.proto.tracepoint.v1 import tracepoint_pb2, tracepoint_pb2_grpc
 
 from confighub import TracePoint, config_hash
+from confighub.exceptions import ServeFailed
 from confighub.server import HubServer, MemoryStore
 from tests.server_helpers import ids, poll, wait_for
 
@@ -257,7 +258,7 @@ def test_lifecycle_errors_say_what_to_do(store: MemoryStore, server: HubServer) 
         _ = idle.port
     assert server.start() is server
     busy = HubServer(store, port=server.port)
-    with pytest.raises(RuntimeError, match=f"cannot serve on 127.0.0.1:{server.port}"):
+    with pytest.raises(ServeFailed, match=f"cannot serve on 127.0.0.1:{server.port}"):
         busy.start()
     idle.start()
     idle.stop()

@@ -13,7 +13,14 @@ The hub keeps the current tracepoint config and publishes every change as
 
 from confighub._version import __version__
 from confighub.events import ConfigChange, ConfigDiff
-from confighub.exceptions import ConfigHubError, HubClosed, InvalidTracePoint, TracePointFileError
+from confighub.exceptions import (
+    ConfigHubError,
+    HubClosed,
+    InvalidTracePoint,
+    PollFailed,
+    ServeFailed,
+    TracePointFileError,
+)
 from confighub.files import load_tracepoints, parse_tracepoints
 from confighub.hub import ConfigHub, ObserverError, SourceState, SourceStatus
 from confighub.model import (
@@ -37,6 +44,8 @@ __all__ = [
     "MetricDefinition",
     "MetricType",
     "ObserverError",
+    "PollFailed",
+    "ServeFailed",
     "SourceState",
     "SourceStatus",
     "TracePoint",

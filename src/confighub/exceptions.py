@@ -6,6 +6,7 @@
     ├── InvalidTracePoint        (also a ValueError)   a tracepoint field is wrong
     ├── TracePointFileError      (also a ValueError)   a tracepoint file cannot be used
     ├── PollFailed                                     a poll of a Deep server failed
+    ├── ServeFailed              (also a RuntimeError) a HubServer could not start serving
     └── HubClosed                (also a RuntimeError) the hub was closed
 
 Each message says what was wrong and where, so that a user can act on it.
@@ -18,6 +19,7 @@ __all__ = [
     "HubClosed",
     "InvalidTracePoint",
     "PollFailed",
+    "ServeFailed",
     "TracePointFileError",
 ]
 
@@ -64,6 +66,15 @@ class PollFailed(ConfigHubError):
         self.reason = reason
         status = f"{code}: " if code is not None else ""
         super().__init__(f"poll of {target} failed: {status}{reason}")
+
+
+class ServeFailed(ConfigHubError, RuntimeError):
+    """A ``HubServer`` could not serve: names the address and why (for example, in use)."""
+
+    def __init__(self, address: str, reason: str) -> None:
+        self.address = address
+        self.reason = reason
+        super().__init__(f"HubServer cannot serve on {address}: {reason}")
 
 
 class HubClosed(ConfigHubError, RuntimeError):

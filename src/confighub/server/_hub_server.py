@@ -22,6 +22,7 @@ from typing import Any, Final, NamedTuple, Self
 
 import grpc
 
+from confighub.exceptions import ServeFailed
 from confighub.server._auth import Authenticator
 from confighub.server._service import PollService
 from confighub.server.stores import Store, StoreState
@@ -156,7 +157,8 @@ class HubServer:
     def start(self) -> Self:
         """Bind and serve from a background thread; return once serving. Idempotent.
 
-        Raises ``RuntimeError`` if the address cannot be bound or the server was stopped.
+        Raises ``ServeFailed`` (a ``RuntimeError``) if the address cannot be bound, and
+        ``RuntimeError`` if the server was stopped.
         """
         with self._lifecycle:
             if self._stopped:
@@ -230,7 +232,7 @@ class HubServer:
             # The grpc.aio runtime (and its poller thread) lives as long as the server
             # object: drop it here, not when the caller lets go of a traceback.
             server = None
-            self._startup_error = RuntimeError(f"HubServer cannot serve on {address}: {err}")
+            self._startup_error = ServeFailed(address, str(err))
             return
         self._service.open(loop)
         self._stop_requested = asyncio.Event()
