@@ -179,14 +179,16 @@ def test_the_source_backs_off_exponentially_caps_and_resets(hub: ConfigHub) -> N
 
 
 def test_held_polls_follow_each_other_unless_the_server_ignores_the_hold(hub: ConfigHub) -> None:
-    """After a hold (even a capped one) or an UPDATE, poll at once; after an instant one, wait."""
+    """After a hold (even a capped one) or an UPDATE, poll at once; after two instant ones, wait."""
     hold = 30.0
     script: list[tuple[Any, float]] = [
         (no_change(), 0.0),  # the first poll does not hold, so it may answer at once
         (no_change(), hold),  # held for the whole hold
         (update(), 0.0),  # a change ends a hold early
-        (no_change(), 0.0),  # NO_CHANGE at once: the server ignored the hold
+        (no_change(), 0.0),  # NO_CHANGE at once: a server shutting down, or ignoring holds
+        (no_change(), 0.0),  # twice in a row: the server ignores the hold, so wait
         (no_change(), 5.0),  # the server capped the hold at 5 s: held all the same
+        (no_change(), 0.0),  # one instant answer alone: poll again at once
         (no_change(), hold),
     ]
     pauses, stub = run_script(hub, script, hold=hold, interval=0.001, timeout=5.0)

@@ -46,8 +46,8 @@ class GrpcPollSource:
     """Polls ``target`` every ``interval`` seconds (or long-polls with ``hold``) into ``hub``.
 
     With ``hold`` the next poll goes out as soon as one returns, and ``interval``
-    only paces a server that answers held polls at once (one that ignores the
-    hold). The first poll, and the first after a failure, is not held, so the
+    only paces a server that answers held polls at once, twice in a row (one
+    that ignores the hold). The first poll, and the first after a failure, is not held, so the
     hub is VALID as soon as the server answers.
 
     ``resource`` holds the attributes the server targets tracepoints by.
@@ -123,6 +123,7 @@ class GrpcPollSource:
         self._hub_watch: abc.DisposableBase | None = None
         self._outage = False
         self._answered = False
+        self._instant_answers = 0
         self._last_error: PollFailed | None = None
 
     @property
@@ -238,10 +239,16 @@ class GrpcPollSource:
         if self.hold is None:
             return self.interval
         # A server that ignores the hold answers NO_CHANGE at once: polling again
-        # immediately would hammer it, so fall back to the interval. One that caps
-        # the hold (HubServer's max_hold) answers after seconds and is polled again.
+        # immediately would hammer it, so after two such answers in a row fall back to
+        # the interval. One alone is not proof: a HubServer that is shutting down answers
+        # its held polls at once, and the next poll should find the outage now, not an
+        # interval later. A server that caps the hold answers after seconds: poll again.
         at_once = hold is not None and self._clock() - started < min(hold / 2, _AT_ONCE)
-        return self.interval if at_once and not result.updated else 0.0
+        if not at_once or result.updated:
+            self._instant_answers = 0
+            return 0.0
+        self._instant_answers += 1
+        return self.interval if self._instant_answers >= 2 else 0.0
 
     def _as_failure(self, error: Exception) -> PollFailed:
         if isinstance(error, PollFailed):
