@@ -42,3 +42,20 @@ def test_operators_benchmark_runs_and_debounce_starts_no_thread_per_event() -> N
     threads = re.search(r"debounce_changes [\d.]+ µs/event, (\d+) threads started", out)
     assert threads is not None
     assert int(threads.group(1)) <= 1
+
+
+def test_wire_benchmark_runs_against_real_processes() -> None:
+    """benchmarks/wire.py --quick starts its server, watcher and crowd and prints every figure."""
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "wire.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    out = result.stdout
+    for figure in ("propagation", "NO_CHANGE throughput", "10,000 tracepoints", "held long polls"):
+        assert figure in out
+    serialized = re.search(r"bodies serialized (\d+) times for (\d+) polls", out)
+    assert serialized is not None
+    assert int(serialized.group(1)) <= 2 < int(serialized.group(2))
