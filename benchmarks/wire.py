@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import random
 import statistics
 import sys
 import threading
@@ -67,13 +68,19 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def propagation(changes: int, hold: float | None) -> list[float]:
-    """Milliseconds from each store change to the watcher process's observer."""
+def propagation(changes: int, hold: float | None, phase: float) -> list[float]:
+    """Milliseconds from each store change to the watcher process's observer.
+
+    Each change waits a random ``0..phase`` seconds first, so that it lands at a
+    random point of the client's polling cycle, as a real edit does.
+    """
     latencies: list[float] = []
+    rng = random.Random(7)
     with server("hub", 10) as (conn, target), process(_peers.watch, target, hold) as watcher:
         watcher.recv()  # the first config
         time.sleep(0.2)  # let the first held poll reach the server
         for _ in range(changes):
+            time.sleep(rng.uniform(0, phase))
             conn.send("change")
             changed, digest = conn.recv()
             while True:
@@ -163,8 +170,8 @@ def main() -> None:
     polls = 20 if quick else 200
     crowd = 100 if quick else 1_000
 
-    held = propagation(long_changes, hold=30)
-    plain = propagation(interval_changes, hold=None)
+    held = propagation(long_changes, hold=30, phase=0.02)
+    plain = propagation(interval_changes, hold=None, phase=1.0)
     p50, p99 = statistics.median(held), percentile(held, 0.99)
     r50, r99 = statistics.median(plain), percentile(plain, 0.99)
     print(
