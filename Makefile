@@ -37,6 +37,7 @@ test: lint typecheck unit
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/dispatch.py
 	$(BIN)/python benchmarks/operators.py
+	$(BIN)/python benchmarks/wire.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

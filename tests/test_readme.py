@@ -45,3 +45,13 @@ def test_plugin_example_passes_under_pytest(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_example=block)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+def test_wire_example_serves_and_long_polls_on_loopback(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The block under "### On the wire" runs a real server and client and prints its comments."""
+    (block, *_) = _blocks("### On the wire", "python")
+    exec(compile(block, str(README), "exec"), {"__name__": "readme"})
+    promised = re.findall(r"^# (.*)$", block, re.MULTILINE)
+    assert capsys.readouterr().out.splitlines() == promised
