@@ -14,17 +14,18 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
 import watchfiles
+
+from confighub._lifecycle import StartStop
 
 __all__ = ["FileWatcher"]
 
 logger = logging.getLogger("confighub")
 
 
-class FileWatcher:
+class FileWatcher(StartStop):
     """Runs ``on_change()`` on a daemon thread each time ``path`` is written, replaced or removed.
 
     ``start()`` returns once the watch is in place, so an edit made right after
@@ -57,17 +58,6 @@ class FileWatcher:
         thread, self._thread = self._thread, None
         if thread is not None:
             thread.join()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _is_ours(self, _: watchfiles.Change, changed: str) -> bool:
         return Path(changed).absolute() == self.path

@@ -17,11 +17,11 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Final, NamedTuple, Self
 
 import grpc
 
+from confighub._lifecycle import StartStop
 from confighub.exceptions import ServeFailed
 from confighub.server._auth import Authenticator
 from confighub.server._service import PollService
@@ -51,7 +51,7 @@ class ServerStats(NamedTuple):
     """Snapshots received."""
 
 
-class HubServer:
+class HubServer(StartStop):
     """Serves a store's tracepoints to Deep agents over ``PollConfig``, and accepts snapshots.
 
     ``start()`` binds ``host:port`` (port 0 picks a free one; see ``port`` and
@@ -191,17 +191,6 @@ class HubServer:
             self._loop = None
             loop.call_soon_threadsafe(stop_requested.set)
             thread.join()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _run(self) -> None:
         try:

@@ -20,8 +20,8 @@ from typing import Self
 from confighub._filewatch import FileWatcher
 from confighub.exceptions import TracePointFileError
 from confighub.files import load_tracepoints
-from confighub.model import TracePoint, config_hash
-from confighub.server.stores import StoreCallback, StoreListeners, StoreState
+from confighub.model import config_hash
+from confighub.server.stores import StoreBase, StoreListeners, StoreState
 
 __all__ = ["FileStore"]
 
@@ -30,7 +30,7 @@ logger = logging.getLogger("confighub")
 _SHOWN_HASH_DIGITS = 12
 
 
-class FileStore:
+class FileStore(StoreBase):
     """A store that follows a tracepoint file (see ``confighub.files`` for the format).
 
     The file is read at construction, and a bad file then raises
@@ -73,33 +73,9 @@ class FileStore:
         )
 
     @property
-    def state(self) -> StoreState:
-        """The current config: that of the last good read of the file."""
-        return self._state
-
-    @property
-    def tracepoints(self) -> tuple[TracePoint, ...]:
-        """The tracepoints of the current config."""
-        return self._state.tracepoints
-
-    @property
-    def hash(self) -> str:
-        """The ``config_hash`` of the current config."""
-        return self._state.hash
-
-    @property
-    def version(self) -> int:
-        """The version of the current config: 0, then one more per change."""
-        return self._state.version
-
-    @property
     def error(self) -> TracePointFileError | None:
         """Why the file's latest content was refused, or None when it is being served."""
         return self._error
-
-    def subscribe(self, callback: StoreCallback) -> Callable[[], None]:
-        """Call ``callback(state)`` after each change; see ``Store.subscribe``."""
-        return self._listeners.subscribe(callback)
 
     def reload(self) -> bool:
         """Read the file now; return True if it was good (and is now served).

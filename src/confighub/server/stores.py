@@ -17,7 +17,7 @@ from typing import NamedTuple, Protocol, runtime_checkable
 from confighub.exceptions import InvalidTracePoint
 from confighub.model import TracePoint, config_hash
 
-__all__ = ["MemoryStore", "Store", "StoreListeners", "StoreState"]
+__all__ = ["MemoryStore", "Store", "StoreBase", "StoreListeners", "StoreState"]
 
 logger = logging.getLogger("confighub")
 
@@ -107,23 +107,11 @@ class StoreListeners:
                     )
 
 
-class MemoryStore:
-    """A thread-safe store set from code: ``set``, ``add`` and ``remove`` tracepoints.
+class StoreBase:
+    """What every store here has: the current ``StoreState`` and its listeners."""
 
-    Tracepoint ids are unique within the store; ``set`` with a repeated id
-    raises ``InvalidTracePoint`` and changes nothing.
-    """
-
-    def __init__(self, tracepoints: Iterable[TracePoint] = ()) -> None:
-        self._lock = threading.Lock()
-        initial = _unique(tuple(tracepoints))
-        self._state = StoreState(0, initial, config_hash(initial))
-        self._listeners = StoreListeners(lambda: self._state)
-
-    def __repr__(self) -> str:
-        state = self._state
-        size = len(state.tracepoints)
-        return f"MemoryStore(version={state.version}, hash={state.hash}, {size} tracepoints)"
+    _state: StoreState
+    _listeners: StoreListeners
 
     @property
     def state(self) -> StoreState:
@@ -148,6 +136,25 @@ class MemoryStore:
     def subscribe(self, callback: StoreCallback) -> Callable[[], None]:
         """Call ``callback(state)`` after each change; see ``Store.subscribe``."""
         return self._listeners.subscribe(callback)
+
+
+class MemoryStore(StoreBase):
+    """A thread-safe store set from code: ``set``, ``add`` and ``remove`` tracepoints.
+
+    Tracepoint ids are unique within the store; ``set`` with a repeated id
+    raises ``InvalidTracePoint`` and changes nothing.
+    """
+
+    def __init__(self, tracepoints: Iterable[TracePoint] = ()) -> None:
+        self._lock = threading.Lock()
+        initial = _unique(tuple(tracepoints))
+        self._state = StoreState(0, initial, config_hash(initial))
+        self._listeners = StoreListeners(lambda: self._state)
+
+    def __repr__(self) -> str:
+        state = self._state
+        size = len(state.tracepoints)
+        return f"MemoryStore(version={state.version}, hash={state.hash}, {size} tracepoints)"
 
     def set(self, tracepoints: Iterable[TracePoint]) -> StoreState:
         """Replace the whole config; return the resulting state."""

@@ -13,10 +13,10 @@ import os
 import threading
 import time
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
 from confighub._filewatch import FileWatcher
+from confighub._lifecycle import StartStop
 from confighub.exceptions import HubClosed, TracePointFileError
 from confighub.files import load_tracepoints
 from confighub.hub import ConfigHub, SourceState
@@ -27,7 +27,7 @@ __all__ = ["FileSource"]
 logger = logging.getLogger("confighub")
 
 
-class FileSource:
+class FileSource(StartStop):
     """Applies the tracepoint file at ``path`` to ``hub`` now and after every change.
 
     ``start()`` loads the file and raises ``TracePointFileError`` if it is bad
@@ -97,17 +97,6 @@ class FileSource:
         self._watcher.stop()
         with contextlib.suppress(HubClosed):  # close() already marked the hub OFF
             self._hub.set_status(SourceState.OFF)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         return f"<FileSource {self.path} hash={self._applied_hash}>"

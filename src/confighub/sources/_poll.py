@@ -14,12 +14,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from types import TracebackType
 from typing import Any, Final, Self
 
 from deepproto.proto.poll.v1 import poll_pb2_grpc
 from reactivex import Observable, abc
 
+from confighub._lifecycle import StartStop
 from confighub.exceptions import HubClosed, PollFailed
 from confighub.hub import ConfigHub, SourceState
 from confighub.sources._backoff import Backoff
@@ -42,7 +42,7 @@ _AT_CAP: Final = frozenset({"UNAUTHENTICATED", "PERMISSION_DENIED", "UNIMPLEMENT
 _AT_ONCE: Final = 1.0
 
 
-class GrpcPollSource:
+class GrpcPollSource(StartStop):
     """Polls ``target`` every ``interval`` seconds (or long-polls with ``hold``) into ``hub``.
 
     With ``hold`` the next poll goes out as soon as one returns, and ``interval``
@@ -191,17 +191,6 @@ class GrpcPollSource:
             return self._poller.poll(hold=None)
         except PollCancelled:
             raise PollFailed(self.target, "CANCELLED", "the source was stopped") from None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         mode = f"hold={self.hold}" if self.hold is not None else f"interval={self.interval}"
