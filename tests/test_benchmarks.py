@@ -10,16 +10,15 @@ from pathlib import Path
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
+def run_quick(script: str) -> str:
+    """Run ``benchmarks/<script> --quick`` in a fresh interpreter; return what it printed."""
+    command = [sys.executable, str(BENCHMARKS / script), "--quick"]
+    return subprocess.run(command, capture_output=True, text=True, check=True, timeout=300).stdout
+
+
 def test_dispatch_benchmark_runs_and_confighub_reorders_nothing() -> None:
     """benchmarks/dispatch.py --quick prints every figure, and compat delivered nothing late."""
-    result = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "dispatch.py"), "--quick"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-    )
-    out = result.stdout
+    out = run_quick("dispatch.py")
     for figure in ("publish to 10 observers", "update→listener latency", "burst to 10 listeners"):
         assert figure in out
     late = re.search(r"compat (\d+), compat through TaskHandler (\d+)", out)
@@ -29,14 +28,7 @@ def test_dispatch_benchmark_runs_and_confighub_reorders_nothing() -> None:
 
 def test_operators_benchmark_runs_and_debounce_starts_no_thread_per_event() -> None:
     """benchmarks/operators.py --quick prints every figure; debounce_changes starts <= 1 thread."""
-    result = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "operators.py"), "--quick"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-    )
-    out = result.stdout
+    out = run_quick("operators.py")
     for figure in ("debounce, 2,000-event burst", "slow observer", "diff of 10,000 tracepoints"):
         assert figure in out
     threads = re.search(r"debounce_changes [\d.]+ µs/event, (\d+) threads started", out)
@@ -46,14 +38,7 @@ def test_operators_benchmark_runs_and_debounce_starts_no_thread_per_event() -> N
 
 def test_wire_benchmark_runs_against_real_processes() -> None:
     """benchmarks/wire.py --quick starts its server, watcher and crowd and prints every figure."""
-    result = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "wire.py"), "--quick"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-    )
-    out = result.stdout
+    out = run_quick("wire.py")
     for figure in ("propagation", "NO_CHANGE throughput", "10,000 tracepoints", "held long polls"):
         assert figure in out
     serialized = re.search(r"bodies serialized (\d+) times for (\d+) polls", out)

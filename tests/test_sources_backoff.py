@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import grpc
@@ -89,12 +88,6 @@ def update() -> Any:
 
 
 UNAVAILABLE = FakeRpcError(grpc.StatusCode.UNAVAILABLE)
-
-
-@pytest.fixture
-def hub() -> Iterator[ConfigHub]:
-    with ConfigHub() as the_hub:
-        yield the_hub
 
 
 def run_script(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,12 +36,6 @@ def replace(path: Path, text: str) -> None:
     with os.fdopen(handle, "w", encoding="utf-8") as file:
         file.write(text)
     os.replace(temporary, path)
-
-
-@pytest.fixture
-def hub() -> Iterator[ConfigHub]:
-    with ConfigHub() as the_hub:
-        yield the_hub
 
 
 @pytest.fixture

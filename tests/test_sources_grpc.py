@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import grpc
@@ -14,7 +14,7 @@ from deepproto.proto.tracepoint.v1 import tracepoint_pb2
 from confighub import ConfigChange, ConfigHub, SourceState, SourceStatus, TracePoint
 from confighub.exceptions import PollFailed
 from confighub.sources import HOLD_METADATA_KEY, GrpcPollSource, RejectedTracePoint
-from tests.poll_server import PollServer, PollServicer
+from tests.poll_server import PollServer
 from tests.waiting import Recorder, wait_until
 
 CART = TracePoint("tp-cart", "shop/cart.py", 12, {"fire_count": "-1"})
@@ -25,19 +25,6 @@ FAST: dict[str, Any] = {
     "interval": 0.02,
     "timeout": 5.0,
 }
-
-
-@pytest.fixture
-def server() -> Iterator[PollServer]:
-    running = PollServer(PollServicer()).start()
-    yield running
-    running.stop()
-
-
-@pytest.fixture
-def hub() -> Iterator[ConfigHub]:
-    with ConfigHub() as the_hub:
-        yield the_hub
 
 
 def record_changes(hub: ConfigHub) -> Recorder[ConfigChange]:

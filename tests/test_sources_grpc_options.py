@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,19 +17,6 @@ from tests.poll_server import PollServer, PollServicer
 from tests.tls import self_signed_pair
 
 CART = TracePoint("tp-cart", "shop/cart.py", 12)
-
-
-@pytest.fixture
-def server() -> Iterator[PollServer]:
-    running = PollServer(PollServicer()).start()
-    yield running
-    running.stop()
-
-
-@pytest.fixture
-def hub() -> Iterator[ConfigHub]:
-    with ConfigHub() as the_hub:
-        yield the_hub
 
 
 def test_sources_exports_are_importable() -> None:
