@@ -2,10 +2,10 @@
 
 Events may be published from any thread; they are handed to the consumer's
 event loop with ``call_soon_threadsafe`` and queued there, in order, none
-dropped. The subscription is made lazily on the first ``__anext__`` (so the
-iterator binds to the loop that iterates it) and disposed when the stream
-ends, when the waiting task is cancelled, or on ``aclose()`` /
-leaving ``async with``.
+dropped. An iterator made inside a coroutine subscribes at once, bound to the
+running loop; one made elsewhere subscribes on its first ``__anext__``. The
+subscription is disposed when the stream ends, when the waiting task is
+cancelled, or on ``aclose()`` / leaving ``async with``.
 """
 
 from __future__ import annotations
