@@ -360,3 +360,27 @@ def test_operators_compose_with_plain_rx_operators(virtual_scheduler: TestSchedu
         virtual_scheduler,
     )
     assert out.values == [1, 2, 3]
+
+
+def test_conflate_delivers_what_waits_then_the_error(virtual_scheduler: TestScheduler) -> None:
+    """An error upstream comes after the coalesced change that was waiting, not instead of it."""
+    out = run_virtual(
+        source("-(a,b,#)", virtual_scheduler).pipe(conflate(virtual_scheduler)),
+        virtual_scheduler,
+    )
+    assert [c.new_hash for c in out.values] == [config_hash(B)]
+    assert out.error is not None
+
+
+def test_debounce_disposed_mid_burst_emits_nothing_later(virtual_scheduler: TestScheduler) -> None:
+    """Unsubscribing while a burst waits cancels its timer: nothing arrives afterwards."""
+    seen: list[ConfigChange] = []
+    subscription = (
+        source("-a-b------|", virtual_scheduler)
+        .pipe(debounce_changes(3))
+        .subscribe(seen.append, scheduler=virtual_scheduler)
+    )
+    virtual_scheduler.advance_to(4)
+    subscription.dispose()
+    virtual_scheduler.advance_to(20)
+    assert seen == []

@@ -156,3 +156,14 @@ def test_cancelling_iter_changes_unsubscribes() -> None:
 
     asyncio.run(cancel())
     assert not hub._changes.observers
+
+
+def test_iter_changes_of_a_closed_hub_ends_at_once() -> None:
+    """A hub closed before iterating ends the async for without an event."""
+    hub = ConfigHub()
+    hub.close()
+
+    async def drain() -> list[ConfigChange]:
+        return [change async for change in hub.iter_changes()]
+
+    assert asyncio.run(drain()) == []
