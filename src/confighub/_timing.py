@@ -10,6 +10,7 @@ therefore costs a handful of timers, not 20,000 (``reactivex``'s
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -46,6 +47,67 @@ class Freshness(StrEnum):
     """No poll was applied for at least the period."""
 
 
+class _QuietTimer:
+    """Calls ``when_quiet()`` once ``period`` has passed since the last ``touch``; one timer.
+
+    ``touch`` records an arrival (the caller holds ``lock``); ``arm`` starts the
+    timer. When it fires early it re-arms for the rest of the period; when the
+    period has passed it calls ``when_quiet`` under ``lock`` (to queue what to
+    emit on ``out``) and then drains ``out`` outside it.
+    """
+
+    def __init__(
+        self,
+        clock: abc.SchedulerBase,
+        period: timedelta,
+        lock: threading.Lock,
+        out: SerialEmitter[Any],
+        when_quiet: Callable[[], None],
+    ) -> None:
+        self.timer = SerialDisposable()
+        self.seen = clock.now
+        self._clock = clock
+        self._period = period
+        self._lock = lock
+        self._out = out
+        self._when_quiet = when_quiet
+
+    def touch(self, now: datetime) -> None:
+        """Record an arrival at ``now``: the quiet period starts again from there."""
+        self.seen = now
+
+    def arm(self, delay: timedelta | None = None) -> None:
+        """Start the timer for ``delay`` (the whole period by default)."""
+        self.timer.disposable = self._clock.schedule_relative(
+            self._period if delay is None else delay, self._fire
+        )
+
+    def _fire(self, _: abc.SchedulerBase, __: Any = None) -> None:
+        with self._lock:
+            rest = self.seen + self._period - self._clock.now
+            if rest <= timedelta(0):
+                self._when_quiet()
+        if rest > timedelta(0):
+            self.arm(rest)
+        else:
+            self._out.drain()
+
+
+def _ended(
+    lock: threading.Lock, quiet: _QuietTimer, out: SerialEmitter[Any], flush: Callable[[], None]
+) -> tuple[Callable[[Exception], None], Callable[[], None]]:
+    """The on_error and on_completed of a timed operator: flush, end, stop the timer."""
+
+    def end(kind: int, value: Any = None) -> None:
+        with lock:
+            flush()
+            out.put(kind, value)
+        quiet.timer.dispose()
+        out.drain()
+
+    return (lambda error: end(ERROR, error)), (lambda: end(COMPLETED))
+
+
 def debounced(
     source: Observable[ConfigChange], duetime: timedelta, scheduler: abc.SchedulerBase | None
 ) -> Observable[ConfigChange]:
@@ -57,13 +119,12 @@ def debounced(
         clock = scheduler or subscribe_scheduler or shared_timer_scheduler()
         lock = threading.Lock()
         out: SerialEmitter[ConfigChange] = SerialEmitter(observer)
-        timer = SerialDisposable()
         first: ConfigChange | None = None
         last: ConfigChange | None = None
-        seen = datetime.min
 
         def take_burst() -> None:
-            # Under ``lock``: queue the burst's net change, if any, and start afresh.
+            # Under ``lock``: queue the burst's net change, if any, and start afresh. Also
+            # called on completion or error, so the final state is never lost.
             nonlocal first, last
             if first is not None and last is not None:
                 change = net_change(first, last)
@@ -71,43 +132,24 @@ def debounced(
                     out.put(NEXT, change)
             first = last = None
 
+        quiet = _QuietTimer(clock, duetime, lock, out, take_burst)
+
         def on_next(change: ConfigChange) -> None:
-            nonlocal first, last, seen
+            nonlocal first, last
             now = clock.now
             with lock:
-                last, seen = change, now
+                last = change
+                quiet.touch(now)
                 if first is not None:
                     return
                 first = change
-            timer.disposable = clock.schedule_relative(duetime, fire)
+            quiet.arm()
 
-        def fire(_: abc.SchedulerBase, __: Any = None) -> None:
-            with lock:
-                if first is None:
-                    return
-                rest = seen + duetime - clock.now
-                if rest <= timedelta(0):
-                    take_burst()
-            if rest > timedelta(0):
-                timer.disposable = clock.schedule_relative(rest, fire)
-            else:
-                out.drain()
-
-        def ended(kind: int, value: Any = None) -> None:
-            # A pending burst is emitted before the end: the final state is never lost.
-            with lock:
-                take_burst()
-                out.put(kind, value)
-            timer.dispose()
-            out.drain()
-
+        on_error, on_completed = _ended(lock, quiet, out, take_burst)
         subscription = source.subscribe(
-            on_next,
-            lambda error: ended(ERROR, error),
-            lambda: ended(COMPLETED),
-            scheduler=subscribe_scheduler,
+            on_next, on_error, on_completed, scheduler=subscribe_scheduler
         )
-        return CompositeDisposable(subscription, timer)
+        return CompositeDisposable(subscription, quiet.timer)
 
     return Observable(subscribe)
 
@@ -123,48 +165,33 @@ def staleness(
         clock = scheduler or subscribe_scheduler or shared_timer_scheduler()
         lock = threading.Lock()
         out: SerialEmitter[Freshness] = SerialEmitter(observer)
-        timer = SerialDisposable()
         state: Freshness | None = None
-        seen = clock.now
+
+        def turn(new: Freshness) -> None:
+            # Under ``lock``. Once STALE no timer runs: the next heartbeat re-arms it.
+            nonlocal state
+            state = new
+            out.put(NEXT, new)
+
+        quiet = _QuietTimer(clock, period, lock, out, lambda: turn(Freshness.STALE))
 
         def on_next(_: Any) -> None:
-            nonlocal state, seen
             now = clock.now
             with lock:
-                seen = now
+                quiet.touch(now)
                 if state is Freshness.FRESH:
                     return
                 rearm = state is Freshness.STALE
-                state = Freshness.FRESH
-                out.put(NEXT, state)
+                turn(Freshness.FRESH)
             if rearm:
-                timer.disposable = clock.schedule_relative(period, check)
+                quiet.arm()
             out.drain()
 
-        def check(_: abc.SchedulerBase, __: Any = None) -> None:
-            nonlocal state
-            with lock:
-                rest = seen + period - clock.now
-                if rest <= timedelta(0):
-                    state = Freshness.STALE
-                    out.put(NEXT, state)
-            if rest > timedelta(0):
-                timer.disposable = clock.schedule_relative(rest, check)
-            else:
-                out.drain()
-
-        def ended(kind: int, value: Any = None) -> None:
-            out.put(kind, value)
-            timer.dispose()
-            out.drain()
-
-        timer.disposable = clock.schedule_relative(period, check)
+        quiet.arm()
+        on_error, on_completed = _ended(lock, quiet, out, lambda: None)
         subscription = heartbeats.subscribe(
-            on_next,
-            lambda error: ended(ERROR, error),
-            lambda: ended(COMPLETED),
-            scheduler=subscribe_scheduler,
+            on_next, on_error, on_completed, scheduler=subscribe_scheduler
         )
-        return CompositeDisposable(subscription, timer)
+        return CompositeDisposable(subscription, quiet.timer)
 
     return Observable(subscribe)
