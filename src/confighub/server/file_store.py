@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from confighub._filewatch import FileWatcher
 from confighub.exceptions import TracePointFileError
@@ -38,7 +38,9 @@ class FileStore(StoreBase):
     thread reloads it after each change until ``close()``; with ``watch=False``
     it is reloaded only by ``reload()``. ``on_error(err)`` is called, on the
     reloading thread, with each ``TracePointFileError`` of a bad edit; the latest
-    is also kept in ``error`` until the file is good again.
+    is also kept in ``error`` until the file is good again. ``on_reload(state)``
+    is called after every good read, changed or not, in the order of the reads
+    (``FileSource`` applies each one to its hub).
     """
 
     def __init__(
@@ -47,10 +49,12 @@ class FileStore(StoreBase):
         *,
         watch: bool = True,
         on_error: Callable[[TracePointFileError], None] | None = None,
+        on_reload: Callable[[StoreState], None] | None = None,
         debounce_ms: int = 50,
     ) -> None:
         self.path = Path(path)
         self._on_error = on_error
+        self._on_reload = on_reload
         self._lock = threading.Lock()
         self._reload_lock = threading.Lock()
         tracepoints = load_tracepoints(self.path)
@@ -97,6 +101,7 @@ class FileStore(StoreBase):
             if self._error is not None:
                 logger.info("%s is valid again; serving hash %s", self.path, new_hash)
             self._error = None
+            _call(self._on_reload, self._state)
         self._listeners.publish()
         return True
 
@@ -124,8 +129,13 @@ class FileStore(StoreBase):
         self._error = err
         kept = self._state.hash[:_SHOWN_HASH_DIGITS]
         logger.error("%s; kept the last good config, hash %s…", err, kept)
-        if self._on_error is not None:
-            try:
-                self._on_error(err)
-            except Exception:
-                logger.exception("FileStore on_error callback %r raised", self._on_error)
+        _call(self._on_error, err)
+
+
+def _call(callback: Callable[[Any], object] | None, value: object) -> None:
+    # A callback's failure is its own: the store goes on serving.
+    if callback is not None:
+        try:
+            callback(value)
+        except Exception:
+            logger.exception("FileStore callback %r raised", callback)

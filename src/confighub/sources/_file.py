@@ -1,8 +1,10 @@
 """``FileSource``: keeps a hub on the tracepoints of a YAML or JSON file, reloaded on change.
 
-A bad edit keeps the last good config: the hub goes INTERRUPTED with a
-``TracePointFileError`` naming the file, the line and the reason, and VALID
-again with the next good edit. Watching is ``confighub._filewatch.FileWatcher``.
+Reading, watching and keeping the last good config are ``FileStore``'s work;
+the source applies each good read to the hub and turns each refused edit into
+the hub's status. A bad edit keeps the last good config: the hub goes
+INTERRUPTED with a ``TracePointFileError`` naming the file, the line and the
+reason, and VALID again with the next good read (even of the same config).
 """
 
 from __future__ import annotations
@@ -10,17 +12,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import threading
 import time
 from pathlib import Path
 from typing import Self
 
-from confighub._filewatch import FileWatcher
 from confighub._lifecycle import StartStop
 from confighub.exceptions import HubClosed, TracePointFileError
-from confighub.files import load_tracepoints
 from confighub.hub import ConfigHub, SourceState
-from confighub.model import TracePoint, config_hash
+from confighub.server.file_store import FileStore
+from confighub.server.stores import StoreState
 
 __all__ = ["FileSource"]
 
@@ -41,9 +41,7 @@ class FileSource(StartStop):
         self.path = Path(path)
         self._hub = hub
         self._debounce_ms = debounce_ms
-        self._watcher = self._new_watcher()
-        # One reload at a time: the watcher's and an explicit reload() must not interleave.
-        self._lock = threading.Lock()
+        self._store: FileStore | None = None
         self._applied_hash: str | None = None
         self._last_error: TracePointFileError | None = None
         self._stopped = False
@@ -57,17 +55,15 @@ class FileSource(StartStop):
         """Load the file into the hub and watch it; raises ``TracePointFileError`` if it is bad."""
         if self._stopped:
             raise RuntimeError("this FileSource was stopped; create a new one")
-        # Watch first, so that an edit made while the file loads is not missed.
-        self._watcher.start()
-        try:
-            with self._lock:
-                tracepoints = load_tracepoints(self.path)
-                self._apply(tracepoints)
-        except BaseException:
-            # A stopped FileWatcher cannot start again; a fresh one lets start() be retried.
-            self._watcher.stop()
-            self._watcher = self._new_watcher()
-            raise
+        if self._store is None:
+            # The store reads the file, watches it, then reads it once more: that read
+            # applies the config, and no edit made meanwhile is missed.
+            self._store = FileStore(
+                self.path,
+                on_error=self._refused,
+                on_reload=self._apply,
+                debounce_ms=self._debounce_ms,
+            )
         return self
 
     def reload(self) -> None:
@@ -76,45 +72,33 @@ class FileSource(StartStop):
         The ``TracePointFileError`` raised is also the hub's status error and says
         which config was kept.
         """
-        with self._lock:
-            try:
-                tracepoints = load_tracepoints(self.path)
-            except TracePointFileError as err:
-                kept = TracePointFileError(
-                    err.path,
-                    err.line,
-                    f"{err.reason}; kept the last good config, hash {self._applied_hash}",
-                )
-                self._last_error = kept
-                logger.warning("%s", kept)
-                self._hub.set_status(SourceState.INTERRUPTED, kept)
-                raise kept from err
-            self._apply(tracepoints)
+        if self._store is None:
+            raise RuntimeError("start() the FileSource first")
+        if not self._store.reload() and self._last_error is not None:
+            raise self._last_error
 
     def stop(self) -> None:
         """Stop watching and mark the hub OFF (unless it is closed); idempotent."""
         self._stopped = True
-        self._watcher.stop()
+        if self._store is not None:
+            self._store.close()
         with contextlib.suppress(HubClosed):  # close() already marked the hub OFF
             self._hub.set_status(SourceState.OFF)
 
     def __repr__(self) -> str:
         return f"<FileSource {self.path} hash={self._applied_hash}>"
 
-    def _new_watcher(self) -> FileWatcher:
-        return FileWatcher(self.path, self._changed, debounce_ms=self._debounce_ms)
-
-    def _apply(self, tracepoints: tuple[TracePoint, ...]) -> None:
-        new_hash = config_hash(tracepoints)
-        self._hub.update_new_config(time.time_ns(), new_hash, tracepoints)
-        if self._last_error is not None:
-            logger.info("%s is good again (hash %s)", self.path, new_hash)
-        self._applied_hash, self._last_error = new_hash, None
-
-    def _changed(self) -> None:
+    def _apply(self, state: StoreState) -> None:
         try:
-            self.reload()
-        except TracePointFileError:
-            pass  # reported on the hub's status and in the log
+            self._hub.update_new_config(time.time_ns(), state.hash, state.tracepoints)
         except HubClosed:
             logger.debug("the hub closed; %s is no longer applied", self.path)
+            return
+        self._applied_hash, self._last_error = state.hash, None
+
+    def _refused(self, err: TracePointFileError) -> None:
+        reason = f"{err.reason}; kept the last good config, hash {self._applied_hash}"
+        kept = TracePointFileError(err.path, err.line, reason)
+        self._last_error = kept
+        with contextlib.suppress(HubClosed):
+            self._hub.set_status(SourceState.INTERRUPTED, kept)
