@@ -140,15 +140,12 @@ def watch(
 
     roots = tls_ca.read_bytes() if tls_ca is not None else None
     with ConfigHub() as hub:
-        stream: Observable[ConfigChange] = hub.changes
         pipeline: list[Callable[[Observable[ConfigChange]], Observable[ConfigChange]]] = []
         if paths:
             pipeline.append(only_paths(*paths))
         if debounce:
             pipeline.append(debounce_changes(debounce))
-        for operator in pipeline:
-            stream = operator(stream)
-        stream.subscribe(show)
+        hub.changes.pipe(*pipeline).subscribe(show)
         hub.status.subscribe(health)
         source = GrpcPollSource(
             target,
