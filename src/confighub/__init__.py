@@ -19,6 +19,7 @@ from confighub.exceptions import (
     InvalidTracePoint,
     PollFailed,
     ServeFailed,
+    TapeError,
     TracePointFileError,
 )
 from confighub.files import load_tracepoints, parse_tracepoints
@@ -48,6 +49,7 @@ __all__ = [
     "ServeFailed",
     "SourceState",
     "SourceStatus",
+    "TapeError",
     "TracePoint",
     "TracePointFileError",
     "__version__",

@@ -20,7 +20,7 @@ from reactivex.scheduler import EventLoopScheduler
 from confighub._serial import COMPLETED, ERROR, NEXT, SerialEmitter
 from confighub.events import ConfigChange
 
-__all__ = ["conflated", "net_change"]
+__all__ = ["conflated", "net_change", "stop_loop"]
 
 _tuple_new: Final = tuple.__new__
 
@@ -34,7 +34,8 @@ def net_change(first: ConfigChange, last: ConfigChange) -> ConfigChange | None:
     return _tuple_new(ConfigChange, (last.ts, first.old_hash, last.new_hash, first.old, last.new))
 
 
-def _stop(scheduler: EventLoopScheduler) -> None:
+def stop_loop(scheduler: EventLoopScheduler) -> None:
+    """Dispose an ``EventLoopScheduler``, from any thread, its own included."""
     # Disposed from its own thread (a completion delivered there disposes the subscription),
     # an EventLoopScheduler misses the wake-up and sleeps forever. An item queued first
     # makes its loop go round once more and see that it was disposed.
@@ -104,6 +105,6 @@ def conflated(
         )
         if own is None:
             return subscription
-        return CompositeDisposable(subscription, Disposable(lambda: _stop(own)))
+        return CompositeDisposable(subscription, Disposable(lambda: stop_loop(own)))
 
     return Observable(subscribe)

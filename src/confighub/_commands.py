@@ -1,7 +1,8 @@
-"""What ``confighub serve`` and ``confighub watch`` do, apart from parsing their options.
+"""What the ``confighub`` commands do, apart from parsing their options.
 
-Both run until ``stop`` is set (the CLI sets it on Ctrl-C or SIGTERM), print
-to a rich ``Console``, and clean up every thread and channel they started.
+Each runs until it is done or ``stop`` is set (the CLI sets it on Ctrl-C or
+SIGTERM), prints to a rich ``Console``, and cleans up every thread and channel
+it started.
 """
 
 from __future__ import annotations
@@ -10,22 +11,26 @@ import json
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from reactivex import Observable
+from reactivex.scheduler import HistoricalScheduler
 from rich.console import Console
 from rich.markup import escape
 
+from confighub import recording
 from confighub._render import change_record, render_change, short_hash
 from confighub.events import ConfigChange
-from confighub.exceptions import TracePointFileError
+from confighub.exceptions import TapeError, TracePointFileError
 from confighub.hub import ConfigHub, SourceState, SourceStatus
 from confighub.operators import debounce_changes, only_paths
+from confighub.recording import Recorder
 from confighub.server import FileStore, HubServer, StoreState
 from confighub.sources import GrpcPollSource, RejectedTracePoint
 
-__all__ = ["serve", "snapshot_summary", "watch"]
+__all__ = ["Connection", "record", "replay", "serve", "snapshot_summary", "watch"]
 
 
 def snapshot_summary(snapshot: Any) -> str:
@@ -90,44 +95,27 @@ def serve(
         store.close()
 
 
-def watch(
-    target: str,
-    console: Console,
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """How to reach and poll a Deep ``PollConfig`` server (``watch`` and ``record`` options)."""
+
+    target: str
+    interval: float = 10.0
+    hold: float | None = None
+    token: str | None = None
+    basic: str | None = None
+    tls_ca: Path | None = None
+
+
+def _follow(
+    connection: Connection,
+    hub: ConfigHub,
     errors: Console,
     stop: threading.Event,
-    *,
-    interval: float,
-    hold: float | None,
-    debounce: float | None,
-    paths: Sequence[str],
-    as_json: bool,
-    token: str | None,
-    basic: str | None,
-    tls_ca: Path | None,
-    count: int | None,
     duration: float | None,
-) -> int:
-    """Print each change of ``target``'s config until ``stop``, ``count`` changes or ``duration``.
-
-    Changes go to ``console``; the connection's health and rejected
-    tracepoints to ``errors``. Returns the number of changes printed.
-    """
-    printed = 0
-    lock = threading.Lock()
-
-    def show(change: ConfigChange) -> None:
-        nonlocal printed
-        with lock:
-            if count is not None and printed >= count:
-                return
-            printed += 1
-            if as_json:
-                # One line per change, unwrapped, whatever the terminal's width.
-                console.out(json.dumps(change_record(change)), highlight=False)
-            else:
-                console.print(render_change(change))
-            if count is not None and printed >= count:
-                stop.set()
+) -> None:
+    """Poll ``connection`` into ``hub`` until ``stop`` or ``duration``, reporting its health."""
+    target = connection.target
 
     def health(status: SourceStatus) -> None:
         if status.state is SourceState.INTERRUPTED:
@@ -138,30 +126,170 @@ def watch(
     def rejected(bad: RejectedTracePoint) -> None:
         errors.print(f"[red]rejected {escape(str(bad.error))}[/]")
 
-    roots = tls_ca.read_bytes() if tls_ca is not None else None
+    hub.status.subscribe(health)
+    tls_ca = connection.tls_ca
+    source = GrpcPollSource(
+        target,
+        hub,
+        interval=connection.interval,
+        hold=connection.hold,
+        root_certificates=tls_ca.read_bytes() if tls_ca is not None else None,
+        token=connection.token,
+        basic=connection.basic,
+    )
+    source.rejected.subscribe(rejected)
+    deadline = time.monotonic() + duration if duration is not None else None
+    with source:
+        while not stop.is_set():
+            left = deadline - time.monotonic() if deadline is not None else None
+            if left is not None and left <= 0:
+                break
+            stop.wait(left)
+
+
+class _Counter:
+    """Passes on changes until ``count`` of them have passed, then sets ``stop``."""
+
+    def __init__(
+        self, count: int | None, stop: threading.Event, out: Callable[[ConfigChange], object]
+    ) -> None:
+        self.seen = 0
+        self._count = count
+        self._stop = stop
+        self._out = out
+        self._lock = threading.Lock()
+
+    def __call__(self, change: ConfigChange) -> None:
+        with self._lock:
+            if self._count is not None and self.seen >= self._count:
+                return
+            self.seen += 1
+            self._out(change)
+            if self._count is not None and self.seen >= self._count:
+                self._stop.set()
+
+
+def _printer(console: Console, as_json: bool) -> Callable[[ConfigChange], None]:
+    def show(change: ConfigChange) -> None:
+        if as_json:
+            # One line per change, unwrapped, whatever the terminal's width.
+            console.out(json.dumps(change_record(change)), highlight=False)
+        else:
+            console.print(render_change(change))
+
+    return show
+
+
+def _pipeline(
+    paths: Sequence[str], debounce: float | None
+) -> list[Callable[[Observable[ConfigChange]], Observable[ConfigChange]]]:
+    pipeline: list[Callable[[Observable[ConfigChange]], Observable[ConfigChange]]] = []
+    if paths:
+        pipeline.append(only_paths(*paths))
+    if debounce:
+        pipeline.append(debounce_changes(debounce))
+    return pipeline
+
+
+def watch(
+    connection: Connection,
+    console: Console,
+    errors: Console,
+    stop: threading.Event,
+    *,
+    debounce: float | None,
+    paths: Sequence[str],
+    as_json: bool,
+    count: int | None,
+    duration: float | None,
+) -> int:
+    """Print each change of the polled config until ``stop``, ``count`` changes or ``duration``.
+
+    Changes go to ``console``; the connection's health and rejected
+    tracepoints to ``errors``. Returns the number of changes printed.
+    """
+    show = _Counter(count, stop, _printer(console, as_json))
     with ConfigHub() as hub:
-        pipeline: list[Callable[[Observable[ConfigChange]], Observable[ConfigChange]]] = []
-        if paths:
-            pipeline.append(only_paths(*paths))
-        if debounce:
-            pipeline.append(debounce_changes(debounce))
-        hub.changes.pipe(*pipeline).subscribe(show)
-        hub.status.subscribe(health)
-        source = GrpcPollSource(
-            target,
-            hub,
-            interval=interval,
-            hold=hold,
-            root_certificates=roots,
-            token=token,
-            basic=basic,
+        hub.changes.pipe(*_pipeline(paths, debounce)).subscribe(show)
+        _follow(connection, hub, errors, stop, duration)
+    return show.seen
+
+
+def record(
+    connection: Connection,
+    tape: Path,
+    console: Console,
+    errors: Console,
+    stop: threading.Event,
+    *,
+    count: int | None,
+    duration: float | None,
+) -> int:
+    """Record the polled config's changes to ``tape`` (the first holds the whole config).
+
+    Runs until ``stop``, ``count`` changes or ``duration``; prints a line per
+    change recorded. Returns the number of changes recorded.
+    """
+
+    def note(change: ConfigChange) -> None:
+        recorder.on_next(change)
+        diff = change.diff
+        console.print(
+            f"recorded change {recorder.count}: {short_hash(change.old_hash)} →"
+            f" {short_hash(change.new_hash)}  +{len(diff.added)} -{len(diff.removed)}"
+            f" ~{len(diff.changed)}  ({len(change.new)} live)"
         )
-        source.rejected.subscribe(rejected)
-        deadline = time.monotonic() + duration if duration is not None else None
-        with source:
-            while not stop.is_set():
-                left = deadline - time.monotonic() if deadline is not None else None
-                if left is not None and left <= 0:
-                    break
-                stop.wait(left)
-    return printed
+
+    with Recorder(tape, source=connection.target) as recorder, ConfigHub() as hub:
+        hub.changes_with_current().subscribe(_Counter(count, stop, note))
+        _follow(connection, hub, errors, stop, duration)
+    console.print(f"{recorder.count} changes recorded to {tape}")
+    return recorder.count
+
+
+def replay(
+    tape: Path,
+    console: Console,
+    errors: Console,
+    stop: threading.Event,
+    *,
+    speed: float | None,
+    debounce: float | None,
+    paths: Sequence[str],
+    as_json: bool,
+    strict: bool,
+) -> int:
+    """Print the changes recorded in ``tape``, through the same filters as ``watch``.
+
+    Without ``speed`` the tape replays in virtual time, at once, with
+    ``debounce`` counted in recorded time; with it, in real time divided by
+    ``speed``. A non-strict replay stops at the first bad line and says where
+    on ``errors``. Returns the number of changes printed.
+    """
+    printed = _Counter(None, threading.Event(), _printer(console, as_json))
+    ended = threading.Event()
+    failure: list[Exception] = []
+
+    def stopped(err: TapeError) -> None:
+        errors.print(f"[yellow]replay stopped at line {err.line}: {escape(err.reason)}[/]")
+
+    def failed(err: Exception) -> None:
+        failure.append(err)
+        ended.set()
+
+    virtual = speed is None
+    scheduler = HistoricalScheduler() if virtual else None
+    real_debounce = debounce / speed if debounce and speed else debounce
+    stream = recording.replay(tape, speed=speed, strict=strict, on_stop=stopped)
+    subscription = stream.pipe(*_pipeline(paths, real_debounce)).subscribe(
+        printed, failed, ended.set, scheduler=scheduler
+    )
+    if scheduler is not None:
+        scheduler.start()
+    else:
+        while not (ended.is_set() or stop.is_set()):
+            ended.wait(0.1)
+    subscription.dispose()
+    if failure:
+        raise failure[0]
+    return printed.seen

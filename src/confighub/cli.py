@@ -118,50 +118,164 @@ def serve(
         )
 
 
+def _connection_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The options of a command that polls a server: interval or hold, credentials, TLS."""
+    options = [
+        click.option("--interval", default=10.0, show_default=True, help="Seconds between polls."),
+        click.option("--hold", type=float, help="Long poll: ask the server to hold each poll S s."),
+        click.option("--token", help="Send 'authorization: Bearer TOKEN'."),
+        click.option("--basic", metavar="USER:PASS", help="Send HTTP basic credentials."),
+        click.option("--tls-ca", type=_FILE, help="PEM root certificates: connect with TLS."),
+        click.option("--count", type=click.IntRange(min=1), help="Stop after N changes."),
+        click.option("--duration", type=click.FloatRange(min=0), help="Stop after S seconds."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _connection(
+    target: str,
+    *,
+    interval: float,
+    hold: float | None,
+    token: str | None,
+    basic: str | None,
+    tls_ca: Path | None,
+) -> _commands.Connection:
+    _check_auth(token, basic)
+    return _commands.Connection(target, interval, hold, token, basic, tls_ca)
+
+
+_DEBOUNCE = click.option(
+    "--debounce", type=float, help="Coalesce bursts of changes S seconds apart."
+)
+_PATHS = click.option("--path", "paths", multiple=True, metavar="GLOB", help="Only these paths.")
+_JSON = click.option("--json", "as_json", is_flag=True, help="One JSON object per change.")
+
+
 @cli.command()
 @click.argument("target")
-@click.option("--interval", default=10.0, show_default=True, help="Seconds between polls.")
-@click.option("--hold", type=float, help="Long poll: ask the server to hold each poll S seconds.")
-@click.option("--debounce", type=float, help="Coalesce bursts of changes S seconds apart.")
-@click.option("--path", "paths", multiple=True, metavar="GLOB", help="Only these paths.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per change.")
-@click.option("--token", help="Send 'authorization: Bearer TOKEN'.")
-@click.option("--basic", metavar="USER:PASS", help="Send HTTP basic credentials.")
-@click.option("--tls-ca", type=_FILE, help="PEM root certificates: connect with TLS.")
-@click.option("--count", type=click.IntRange(min=1), help="Stop after N changes.")
-@click.option("--duration", type=click.FloatRange(min=0), help="Stop after S seconds.")
+@_connection_options
+@_DEBOUNCE
+@_PATHS
+@_JSON
 def watch(
     *,
     target: str,
     interval: float,
     hold: float | None,
+    token: str | None,
+    basic: str | None,
+    tls_ca: Path | None,
+    count: int | None,
+    duration: float | None,
     debounce: float | None,
     paths: tuple[str, ...],
     as_json: bool,
+) -> None:
+    """Print each change of the config a Deep PollConfig server at TARGET (host:port) serves."""
+    connection = _connection(
+        target, interval=interval, hold=hold, token=token, basic=basic, tls_ca=tls_ca
+    )
+    with _stop_on_signals() as stop:
+        _commands.watch(
+            connection,
+            Console(),
+            Console(stderr=True),
+            stop,
+            debounce=debounce,
+            paths=paths,
+            as_json=as_json,
+            count=count,
+            duration=duration,
+        )
+
+
+@cli.command()
+@click.argument("target")
+@click.option(
+    "-o",
+    "--output",
+    "tape",
+    required=True,
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="The tape to write (JSONL); an existing file is replaced.",
+)
+@_connection_options
+def record(
+    *,
+    target: str,
+    tape: Path,
+    interval: float,
+    hold: float | None,
     token: str | None,
     basic: str | None,
     tls_ca: Path | None,
     count: int | None,
     duration: float | None,
 ) -> None:
-    """Print each change of the config a Deep PollConfig server at TARGET (host:port) serves."""
-    _check_auth(token, basic)
+    """Record each change of the config a PollConfig server at TARGET serves to a tape.
+
+    The first change recorded holds the whole config. Stops after --count
+    changes, --duration seconds, or on Ctrl-C; the tape is usable at any point.
+    """
+    connection = _connection(
+        target, interval=interval, hold=hold, token=token, basic=basic, tls_ca=tls_ca
+    )
     with _stop_on_signals() as stop:
-        _commands.watch(
-            target,
+        _commands.record(
+            connection,
+            tape,
             Console(),
             Console(stderr=True),
             stop,
-            interval=interval,
-            hold=hold,
+            count=count,
+            duration=duration,
+        )
+
+
+@cli.command()
+@click.argument("tape", type=_FILE)
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Replay in real time, X times as fast; without it, at once in virtual time.",
+)
+@_DEBOUNCE
+@_PATHS
+@_JSON
+@click.option(
+    "--strict/--lenient",
+    default=True,
+    show_default=True,
+    help="A bad line is an error, or the end of the replay (said on stderr).",
+)
+def replay(
+    *,
+    tape: Path,
+    speed: float | None,
+    debounce: float | None,
+    paths: tuple[str, ...],
+    as_json: bool,
+    strict: bool,
+) -> None:
+    """Print the changes recorded in TAPE, as `watch` printed them, with their recorded timing.
+
+    --debounce is in recorded time: the tape replays as the operator would
+    have seen it live.
+    """
+    with _stop_on_signals() as stop:
+        _commands.replay(
+            tape,
+            Console(),
+            Console(stderr=True),
+            stop,
+            speed=speed,
             debounce=debounce,
             paths=paths,
             as_json=as_json,
-            token=token,
-            basic=basic,
-            tls_ca=tls_ca,
-            count=count,
-            duration=duration,
+            strict=strict,
         )
 
 

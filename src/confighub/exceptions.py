@@ -7,6 +7,7 @@
     ├── TracePointFileError      (also a ValueError)   a tracepoint file cannot be used
     ├── PollFailed                                     a poll of a Deep server failed
     ├── ServeFailed              (also a RuntimeError) a HubServer could not start serving
+    ├── TapeError                (also a ValueError)   a recorded tape cannot be replayed
     └── HubClosed                (also a RuntimeError) the hub was closed
 
 Each message says what was wrong and where, so that a user can act on it.
@@ -20,6 +21,7 @@ __all__ = [
     "InvalidTracePoint",
     "PollFailed",
     "ServeFailed",
+    "TapeError",
     "TracePointFileError",
 ]
 
@@ -75,6 +77,16 @@ class ServeFailed(ConfigHubError, RuntimeError):
         self.address = address
         self.reason = reason
         super().__init__(f"HubServer cannot serve on {address}: {reason}")
+
+
+class TapeError(ConfigHubError, ValueError):
+    """A tape could not be read or replayed: names the file, the line and the reason."""
+
+    def __init__(self, path: str, line: int, reason: str) -> None:
+        self.path = path
+        self.line = line
+        self.reason = reason
+        super().__init__(f"{path}:{line}: {reason}")
 
 
 class HubClosed(ConfigHubError, RuntimeError):
