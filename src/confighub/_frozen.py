@@ -16,6 +16,9 @@ K = TypeVar("K")
 V = TypeVar("V")
 T = TypeVar("T")
 
+# ``__setattr__`` below refuses every assignment; looked up once, not on every use.
+_setattr = object.__setattr__
+
 
 class FrozenMap(Mapping[K, V]):
     """An immutable, hashable mapping holding a private copy of its items.
@@ -29,11 +32,12 @@ class FrozenMap(Mapping[K, V]):
     __slots__ = ("_data", "_hash")
 
     _data: dict[K, V]
-    _hash: int | None
+    # Left unset until ``__hash__`` first needs it: most maps are never hashed, and
+    # construction is on the hot path of reading tracepoints.
+    _hash: int
 
     def __init__(self, items: Mapping[K, V] | Iterable[tuple[K, V]] = (), /) -> None:
-        object.__setattr__(self, "_data", dict(items))
-        object.__setattr__(self, "_hash", None)
+        _setattr(self, "_data", dict(items))
 
     def __getitem__(self, key: K) -> V:
         return self._data[key]
@@ -73,11 +77,12 @@ class FrozenMap(Mapping[K, V]):
 
     def __hash__(self) -> int:
         # Computed once on demand; a racing second computation stores the same value.
-        cached = self._hash
-        if cached is None:
+        try:
+            return self._hash
+        except AttributeError:
             cached = hash(frozenset(self._data.items()))
-            object.__setattr__(self, "_hash", cached)
-        return cached
+            _setattr(self, "_hash", cached)
+            return cached
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._data!r})"

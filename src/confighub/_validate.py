@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping
-from typing import Final
+from typing import Any, Final
 
 from confighub._frozen import FrozenMap
 from confighub.exceptions import InvalidTracePoint
@@ -38,14 +38,22 @@ ARG_MINIMUMS: Final[Mapping[str, int]] = {
     "window_start": 0,
     "window_end": 0,
 }
+_MINIMUM_NAMES: Final = frozenset(ARG_MINIMUMS)
+_CHOICE_NAMES: Final = frozenset(ARG_CHOICES)
 
 # Stricter than ``int()``, which also takes " 5", "+5", "5_000" and non-ASCII digits:
 # the Deep agents in other languages would not.
 _INT_PATTERN: Final = re.compile(r"-?[0-9]+")
 
+# What an empty args or targeting mapping becomes: immutable, so one is shared by all.
+_EMPTY_MAP: Final[FrozenMap[Any, Any]] = FrozenMap()
+
 
 def parse_int_arg(text: str) -> int | None:
     """Return the integer an arg spells, or None when it is not a plain decimal integer."""
+    # ASCII decimal digits only, the usual case, is quicker to test than the pattern.
+    if text.isdecimal() and text.isascii():
+        return int(text)
     return int(text) if _INT_PATTERN.fullmatch(text) else None
 
 
@@ -58,7 +66,8 @@ def exact_str(value: object) -> str | None:
 
 def check_text(tp_id: object, field: str, value: object, *, empty_ok: bool = False) -> str:
     """Check that ``value`` is a string (non-empty unless ``empty_ok``); return it exactly."""
-    text = exact_str(value)
+    # A plain str, the usual case, needs no call to exact_str.
+    text = value if type(value) is str else exact_str(value)
     if text is None:
         raise InvalidTracePoint(tp_id, field, value, "must be a string")
     if not text and not empty_ok:
@@ -73,6 +82,9 @@ def check_optional_text(tp_id: object, field: str, value: object) -> str | None:
 
 def check_list(tp_id: object, field: str, value: object) -> None:
     """Check that ``value`` is an iterable of items, not one string or mapping."""
+    # The usual tuple or list passes without the slower ABC checks below.
+    if type(value) is tuple or type(value) is list:
+        return
     # A str is iterable, so ``watches="total"`` would quietly become five watches.
     if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
         raise InvalidTracePoint(tp_id, field, value, "must be a list")
@@ -80,6 +92,9 @@ def check_list(tp_id: object, field: str, value: object) -> None:
 
 def check_line(tp_id: object, value: object) -> int:
     """Check a line number: an int (not a bool) from 0 to the wire's uint32 maximum."""
+    # The usual plain int in range needs none of the checks below.
+    if type(value) is int and 0 <= value <= LINE_MAX:
+        return value
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidTracePoint(tp_id, "line", value, "must be an integer")
     if not 0 <= value <= LINE_MAX:
@@ -121,7 +136,8 @@ def check_target_value(tp_id: object, field: str, value: object) -> object:
 
 def check_target_map(tp_id: object, field: str, value: object) -> FrozenMap[str, object]:
     """Normalize a mapping of targeting values with string keys into a ``FrozenMap``."""
-    if not isinstance(value, Mapping):
+    # ``dict`` first: a plain dict, the usual case, passes without the slower ABC check.
+    if not isinstance(value, (dict, Mapping)):
         raise InvalidTracePoint(tp_id, field, value, "must be a mapping")
     items: dict[str, object] = {}
     for key, item in value.items():
@@ -129,42 +145,62 @@ def check_target_map(tp_id: object, field: str, value: object) -> FrozenMap[str,
         if name is None:
             raise InvalidTracePoint(tp_id, field, key, "keys must be strings")
         items[name] = check_target_value(tp_id, f"{field}.{name}", item)
-    return FrozenMap(items)
+    return FrozenMap(items) if items else _EMPTY_MAP
 
 
 def check_args(tp_id: object, args: object) -> FrozenMap[str, str]:
     """Check the args mapping (str to str) and every well-known arg in it."""
-    if not isinstance(args, Mapping):
+    # ``dict`` first: a plain dict, the usual case, passes without the slower ABC check.
+    if not isinstance(args, (dict, Mapping)):
         raise InvalidTracePoint(tp_id, "args", args, "must be a mapping of strings to strings")
     items: dict[str, str] = {}
     for key, value in args.items():
+        # Plain strs, the usual case, need neither normalizing nor a call.
+        if type(key) is str and type(value) is str:
+            items[key] = value
+            continue
         name = exact_str(key)
         if name is None:
             raise InvalidTracePoint(tp_id, "args", key, "keys must be strings")
         items[name] = check_text(tp_id, f"args.{name}", value, empty_ok=True)
+    if not items:
+        return _EMPTY_MAP
     _check_well_known(tp_id, items)
     return FrozenMap(items)
 
 
 def _check_well_known(tp_id: object, args: Mapping[str, str]) -> None:
-    for name, minimum in ARG_MINIMUMS.items():
-        if name in args:
-            number = parse_int_arg(args[name])
-            if number is None or number < minimum:
-                raise InvalidTracePoint(
-                    tp_id, f"args.{name}", args[name], f"must be an integer >= {minimum}"
-                )
-    start = int(args.get("window_start", "0"))
-    end = int(args.get("window_end", "0"))
-    if start and end and end < start:
-        raise InvalidTracePoint(
-            tp_id, "args.window_end", args["window_end"], f"must not be before window_start {start}"
-        )
-    for name, choices in ARG_CHOICES.items():
-        if name in args and args[name] not in choices:
+    # The checks run in this fixed order, so that of several bad args the same one is always
+    # reported. Args seldom name more than one or two ruled args: a set test skips the walk
+    # over a group of rules when no arg of the group is present.
+    if not _MINIMUM_NAMES.isdisjoint(args):
+        for name, minimum in ARG_MINIMUMS.items():
+            if name in args:
+                number = parse_int_arg(args[name])
+                if number is None or number < minimum:
+                    raise InvalidTracePoint(
+                        tp_id, f"args.{name}", args[name], f"must be an integer >= {minimum}"
+                    )
+    # Without both ends the window is open, and neither needs parsing.
+    if "window_start" in args and "window_end" in args:
+        start = int(args["window_start"])
+        end = int(args["window_end"])
+        if start and end and end < start:
             raise InvalidTracePoint(
-                tp_id, f"args.{name}", args[name], f"must be one of {', '.join(sorted(choices))}"
+                tp_id,
+                "args.window_end",
+                args["window_end"],
+                f"must not be before window_start {start}",
             )
+    if not _CHOICE_NAMES.isdisjoint(args):
+        for name, choices in ARG_CHOICES.items():
+            if name in args and args[name] not in choices:
+                raise InvalidTracePoint(
+                    tp_id,
+                    f"args.{name}",
+                    args[name],
+                    f"must be one of {', '.join(sorted(choices))}",
+                )
     if args.get("method_name") == "":
         raise InvalidTracePoint(tp_id, "args.method_name", "", "must not be empty")
 

@@ -58,9 +58,11 @@ class Action(enum.StrEnum):
 
 _NO_ARGS: FrozenMap[str, str] = FrozenMap()
 _NO_TARGETING: FrozenMap[str, TargetValue] = FrozenMap()
+# The frozen dataclass forbids plain assignment; looked up once, not on every field set.
+_setattr = object.__setattr__
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class TracePoint:
     """One tracepoint: where it is, what it collects, and which resources it targets.
 
@@ -75,27 +77,42 @@ class TracePoint:
     id: str
     path: str
     line: int
-    args: Mapping[str, str] = _NO_ARGS
-    watches: Sequence[str] = ()
-    metrics: Sequence[MetricDefinition] = ()
-    targeting: Mapping[str, TargetValue] = _NO_TARGETING
+    args: Mapping[str, str]
+    watches: Sequence[str]
+    metrics: Sequence[MetricDefinition]
+    targeting: Mapping[str, TargetValue]
     # The canonical digest, filled in on first use by ``confighub._hashing``. Not a field
     # of the value: out of init, repr and equality.
     _digest: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        tp_id = check_text(self.id, "id", self.id)
-        checked = {
-            "id": tp_id,
-            "path": check_text(tp_id, "path", self.path),
-            "line": check_line(tp_id, self.line),
-            "args": check_args(tp_id, self.args),
-            "watches": _watches(tp_id, self.watches),
-            "metrics": _metrics(tp_id, self.metrics),
-            "targeting": check_target_map(tp_id, "targeting", self.targeting),
-        }
-        for name, value in checked.items():
-            object.__setattr__(self, name, value)
+    # A hand-written __init__ (like MetricDefinition's) rather than the dataclass one and a
+    # __post_init__: that pair set every field twice, and replaying a tape builds many
+    # tracepoints. It keeps the dataclass signature, every field by position too.
+    def __init__(  # noqa: PLR0917
+        self,
+        id: str,
+        path: str,
+        line: int,
+        args: Mapping[str, str] = _NO_ARGS,
+        watches: Sequence[str] = (),
+        metrics: Sequence[MetricDefinition] = (),
+        targeting: Mapping[str, TargetValue] = _NO_TARGETING,
+    ) -> None:
+        tp_id = check_text(id, "id", id)
+        checked_path = check_text(tp_id, "path", path)
+        checked_line = check_line(tp_id, line)
+        checked_args = check_args(tp_id, args)
+        checked_watches = _watches(tp_id, watches)
+        checked_metrics = _metrics(tp_id, metrics)
+        checked_targeting = check_target_map(tp_id, "targeting", targeting)
+        _setattr(self, "id", tp_id)
+        _setattr(self, "path", checked_path)
+        _setattr(self, "line", checked_line)
+        _setattr(self, "args", checked_args)
+        _setattr(self, "watches", checked_watches)
+        _setattr(self, "metrics", checked_metrics)
+        _setattr(self, "targeting", checked_targeting)
+        _setattr(self, "_digest", None)
 
     def _int_arg(self, name: str, default: int) -> int:
         text = self.args.get(name)
@@ -199,14 +216,23 @@ class TracePoint:
 
 
 def _watches(tp_id: str, watches: object) -> tuple[str, ...]:
+    # No watches, the usual case, needs no checks and no loop. The type test first: ``not``
+    # is not safe on any iterable (a numpy array refuses it).
+    if (type(watches) is tuple or type(watches) is list) and not watches:
+        return ()
     check_list(tp_id, "watches", watches)
+    # A plain non-empty str is kept as it is without a call; anything else goes to check_text,
+    # which normalizes it or names the bad item.
     return tuple(
-        check_text(tp_id, f"watches[{index}]", watch)
+        watch if type(watch) is str and watch else check_text(tp_id, f"watches[{index}]", watch)
         for index, watch in enumerate(cast(Iterable[object], watches))
     )
 
 
 def _metrics(tp_id: str, metrics: object) -> tuple[MetricDefinition, ...]:
+    # No metrics, the usual case, as for watches.
+    if (type(metrics) is tuple or type(metrics) is list) and not metrics:
+        return ()
     check_list(tp_id, "metrics", metrics)
     result = []
     for index, metric in enumerate(cast(Iterable[object], metrics)):
