@@ -10,7 +10,15 @@ from rich.text import Text
 from confighub.events import ConfigChange, Item
 from confighub.model import TracePoint
 
-__all__ = ["change_record", "render_change", "short_hash"]
+__all__ = [
+    "action_names",
+    "change_record",
+    "field_changes",
+    "location",
+    "render_change",
+    "short_hash",
+    "summary",
+]
 
 
 def short_hash(value: str | None) -> str:
@@ -22,18 +30,30 @@ def _clock(ts: int) -> str:
     return datetime.fromtimestamp(ts / 1e9, tz=UTC).strftime("%H:%M:%S.%f")[:-3]
 
 
-def _summary(item: Item) -> str:
+def location(item: TracePoint) -> str:
+    """Where a tracepoint sits: ``path:line``, then ``method()`` when it wraps one."""
+    where = f"{item.path}:{item.line}"
+    return f"{where} {item.method_name}()" if item.method_name else where
+
+
+def action_names(item: TracePoint) -> str:
+    """What firing a tracepoint does, as sorted comma-separated names (``log,metric``)."""
+    return ",".join(sorted(item.actions))
+
+
+def summary(item: Item) -> str:
+    """One line for an item: id, location, actions and condition of a tracepoint, else its repr."""
     if not isinstance(item, TracePoint):
         return repr(item)
-    actions = ",".join(sorted(item.actions))
-    where = f"{item.path}:{item.line}"
-    if item.method_name:
-        where += f" {item.method_name}()"
     extra = f" if {item.condition}" if item.condition else ""
-    return f"{item.id}  {where}  [{actions}]{extra}"
+    return f"{item.id}  {location(item)}  [{action_names(item)}]{extra}"
 
 
-def _field_changes(before: Item, after: Item) -> list[str]:
+def field_changes(before: Item, after: Item) -> list[str]:
+    """One ``field: old → new`` line per field that differs (``args.key`` for mapping fields).
+
+    Items that are not both tracepoints give the single line ``repr → repr``.
+    """
     if not (isinstance(before, TracePoint) and isinstance(after, TracePoint)):
         return [f"{before!r} → {after!r}"]
     old, new = before.to_dict(), after.to_dict()
@@ -67,12 +87,12 @@ def render_change(change: ConfigChange, label: str = "") -> Text:
         style="bold",
     )
     for item in diff.added.values():
-        text.append(f"  + {_summary(item)}\n", style="green")
+        text.append(f"  + {summary(item)}\n", style="green")
     for item in diff.removed.values():
-        text.append(f"  - {_summary(item)}\n", style="red")
+        text.append(f"  - {summary(item)}\n", style="red")
     for key, (before, after) in diff.changed.items():
         text.append(f"  ~ {key}\n", style="yellow")
-        for line in _field_changes(before, after):
+        for line in field_changes(before, after):
             text.append(f"      {line}\n", style="yellow")
     return text
 

@@ -50,6 +50,13 @@ class ConfigDiff(NamedTuple):
         """The ids of every item added, removed or changed."""
         return frozenset(self.added) | frozenset(self.removed) | frozenset(self.changed)
 
+    def _repr_html_(self) -> str:
+        """An HTML table of this diff, for Jupyter's rich display."""
+        # Imported on use: confighub._html imports confighub._render, which imports this module.
+        from confighub._html import diff_html  # noqa: PLC0415
+
+        return diff_html(self)
+
 
 class ConfigChange(NamedTuple):
     """One change of the effective config, as published on ``ConfigHub.changes``.
@@ -69,3 +76,10 @@ class ConfigChange(NamedTuple):
     def diff(self) -> ConfigDiff:
         """What this change added, removed and changed."""
         return ConfigDiff.between(self.old, self.new)
+
+    def _repr_html_(self) -> str:
+        """An HTML table of this change, for Jupyter's rich display."""
+        # Imported on use: confighub._html imports confighub._render, which imports this module.
+        from confighub._html import change_html  # noqa: PLC0415
+
+        return change_html(self)
