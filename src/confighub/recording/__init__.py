@@ -16,6 +16,13 @@ matplotlib); the rest needs nothing more than confighub.
 
 from confighub._virtual import Recording, changes_from_marbles, run_virtual
 from confighub.exceptions import TapeError
+from confighub.recording._frames import to_dataframe
+from confighub.recording._plots import (
+    plot_before_after,
+    plot_strip,
+    plot_timeline,
+    record_before_after,
+)
 from confighub.recording._recorder import Recorder, record
 from confighub.recording._replay import Tape, read_tape, replay
 from confighub.recording._tape import FORMAT, VERSION, TapeHeader
@@ -29,8 +36,13 @@ __all__ = [
     "TapeError",
     "TapeHeader",
     "changes_from_marbles",
+    "plot_before_after",
+    "plot_strip",
+    "plot_timeline",
     "read_tape",
     "record",
+    "record_before_after",
     "replay",
     "run_virtual",
+    "to_dataframe",
 ]
