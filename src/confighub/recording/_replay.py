@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from collections.abc import Callable, Iterator
-from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 from reactivex import Observable, abc
-from reactivex.disposable import CompositeDisposable, Disposable, SerialDisposable
+from reactivex.disposable import Disposable
+from reactivex.internal.exceptions import DisposedException
 from reactivex.scheduler import EventLoopScheduler
 
 from confighub._coalesce import stop_loop
@@ -120,56 +120,83 @@ def replay(
     ) -> abc.DisposableBase:
         changes = tape.changes(on_stop)
         target = scheduler or subscribe_scheduler
-        own: EventLoopScheduler | None = None
-        if target is None and speed is not None:
-            own = target = EventLoopScheduler()
-        if target is None:
-            try:
-                for change in changes:
-                    observer.on_next(change)
-            except TapeError as err:
-                observer.on_error(err)
-            else:
-                observer.on_completed()
-            return Disposable()
-
-        clock: abc.SchedulerBase = target
-        start = clock.now
-        pending = SerialDisposable()
-        last = 0.0
-        done = False
-
-        def finish() -> None:
-            nonlocal done
-            if not done:
-                done = True
-                if own is not None:
-                    stop_loop(own)
-
-        def emit(_: abc.SchedulerBase, change: Any) -> None:
-            if not done:
+        if target is not None:
+            return _Player(changes, observer, target, started=started, scale=scale).disposable
+        if speed is not None:
+            own = EventLoopScheduler()
+            return _Player(changes, observer, own, started=started, scale=scale, own=own).disposable
+        try:
+            for change in changes:
                 observer.on_next(change)
-                schedule_next()
-
-        def schedule_next() -> None:
-            nonlocal last
-            try:
-                change = next(changes, None)
-            except TapeError as err:
-                finish()
-                observer.on_error(err)
-                return
-            if change is None:
-                finish()
-                observer.on_completed()
-                return
-            # Never before the previous one, whatever the recorded clock did: order is kept.
-            last = max(last, (change.ts - started) * scale)
-            pending.disposable = clock.schedule_absolute(
-                start + timedelta(seconds=last), emit, change
-            )
-
-        clock.schedule(lambda _, __: schedule_next())
-        return CompositeDisposable(pending, Disposable(finish))
+        except TapeError as err:
+            observer.on_error(err)
+        else:
+            observer.on_completed()
+        return Disposable()
 
     return Observable(subscribe)
+
+
+class _Player:
+    """Delivers ``changes`` on ``clock``, each at its distance from ``started`` times ``scale``.
+
+    One change is read ahead and scheduled at a time, so a tape of any length
+    holds one scheduled item. ``own`` is a scheduler to stop at the end.
+    """
+
+    def __init__(
+        self,
+        changes: Iterator[ConfigChange],
+        observer: abc.ObserverBase[ConfigChange],
+        clock: abc.SchedulerBase,
+        *,
+        started: int,
+        scale: float,
+        own: EventLoopScheduler | None = None,
+    ) -> None:
+        self._changes = changes
+        self._observer = observer
+        self._clock = clock
+        self._started = started
+        self._scale = scale
+        self._own = own
+        # Due times in seconds: a virtual-time scheduler takes them without a conversion.
+        self._start = clock.to_seconds(clock.now)
+        self._last = 0.0
+        self._pending: abc.DisposableBase | None = None
+        self._done = False
+        self.disposable = Disposable(self._finish)
+        clock.schedule(self._next)
+
+    def _finish(self) -> None:
+        if not self._done:
+            self._done = True
+            if self._pending is not None:
+                self._pending.dispose()
+            if self._own is not None:
+                stop_loop(self._own)
+
+    def _emit(self, _: abc.SchedulerBase, change: ConfigChange | None) -> None:
+        if not self._done and change is not None:
+            self._observer.on_next(change)
+            self._next()
+
+    def _next(self, *_: object) -> None:
+        if self._done:
+            return
+        try:
+            change = next(self._changes, None)
+        except TapeError as err:
+            self._finish()
+            self._observer.on_error(err)
+            return
+        if change is None:
+            self._finish()
+            self._observer.on_completed()
+            return
+        # Never before the previous one, whatever the recorded clock did: order is kept.
+        self._last = max(self._last, (change.ts - self._started) * self._scale)
+        due = self._start + self._last
+        # Disposed from another thread meanwhile, an own scheduler refuses new work: fine.
+        with contextlib.suppress(DisposedException):
+            self._pending = self._clock.schedule_absolute(due, self._emit, change)

@@ -21,14 +21,18 @@ cannot say: ``old`` (the full old config, when a change does not start where
 the previous one ended: the first change of a recording started mid-stream,
 or a filtered stream) and ``config`` (the full new config instead of a
 delta, when its order or repeated ids would not survive one). Tracepoints
-are in the file format of ``TracePoint.to_dict``. An empty list is left out;
-unknown keys are ignored.
+are in the file format of ``TracePoint.to_dict``, except that a bytes value
+(JSON has none) is written ``{"$bytes": "<base64>"}``, and a mapping that
+would read as such a marker is wrapped as ``{"$map": {…}}``. An
+empty list is left out; unknown keys are ignored.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from operator import is_
@@ -44,6 +48,12 @@ from confighub.model import TracePoint
 __all__ = ["FORMAT", "VERSION", "Decoder", "Encoder", "TapeHeader", "read_header"]
 
 FORMAT: Final = "confighub-tape"
+_MISSING: Final = object()
+_BYTES: Final = "$bytes"
+_MAP: Final = "$map"
+_MARKERS: Final = frozenset({_BYTES, _MAP})
+_MAY_HOLD_BYTES: Final = frozenset({"metrics", "targeting"})
+_tuple_new: Final = tuple.__new__
 VERSION: Final = 1
 
 
@@ -125,7 +135,42 @@ def parse_line(path: str, number: int, line: str) -> Any:
 def _plain(item: Item) -> dict[str, Any]:
     if not isinstance(item, TracePoint):
         raise TypeError(f"a tape holds TracePoint items, not {type(item).__name__}: {item!r}")
-    return item.to_dict()
+    data = item.to_dict()
+    for key in _MAY_HOLD_BYTES & data.keys():
+        data[key] = _escaped(data[key])
+    return data
+
+
+def _escaped(value: Any) -> Any:
+    # JSON has no bytes: they are written {"$bytes": base64}. A mapping that could be read
+    # as such a marker (its one key "$bytes" or "$map") is written {"$map": mapping}.
+    if isinstance(value, bytes):
+        return {_BYTES: base64.b64encode(value).decode("ascii")}
+    if isinstance(value, dict):
+        escaped = {key: _escaped(item) for key, item in value.items()}
+        return {_MAP: escaped} if len(value) == 1 and value.keys() <= _MARKERS else escaped
+    if isinstance(value, list):
+        return [_escaped(item) for item in value]
+    return value
+
+
+def _unescaped(value: Any) -> Any:
+    if isinstance(value, dict):
+        if len(value) == 1:
+            if type(value.get(_BYTES)) is str:
+                return base64.b64decode(value[_BYTES], validate=True)
+            if type(value.get(_MAP)) is dict:
+                return {key: _unescaped(item) for key, item in value[_MAP].items()}
+        return {key: _unescaped(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_unescaped(item) for item in value]
+    return value
+
+
+def _tracepoint(data: Any) -> TracePoint:
+    if type(data) is dict and not _MAY_HOLD_BYTES.isdisjoint(data):
+        data = {**data, **{key: _unescaped(data[key]) for key in _MAY_HOLD_BYTES & data.keys()}}
+    return TracePoint.from_dict(data)
 
 
 class Encoder:
@@ -156,83 +201,89 @@ class Encoder:
 
 def _delta(base: tuple[Item, ...], new: tuple[Item, ...]) -> dict[str, Any] | None:
     """The delta from ``base`` to ``new``, or None when applying it would not give ``new``."""
-    if not (index(base)[1] and index(new)[1]):
+    by_id, unique = index(base)
+    if not unique:
         return None  # repeated ids: a removal or change could not say which one it means
     added, removed, changed = diff_parts(base, new)
     delta: dict[str, Any] = {}
-    if added:
-        delta["added"] = [_plain(item) for item in added.values()]
-    if removed:
-        delta["removed"] = list(removed)
-    if changed:
-        delta["changed"] = [_plain(after) for _, after in changed.values()]
     positions = None
     if added:
-        fresh = {id(item) for item in added.values()}
-        positions = [at for at, item in enumerate(new) if id(item) in fresh]
-        if positions == list(range(len(new) - len(added), len(new))):
-            positions = None
-        else:
-            delta["positions"] = positions
-    items = list(base)
-    keys = [item.id for item in base]
+        delta["added"] = [_plain(item) for item in added.values()]
+        tail = new[len(new) - len(added) :]
+        if not all(map(is_, tail, added.values())):
+            fresh = {id(item) for item in added.values()}
+            positions = delta["positions"] = [
+                at for at, item in enumerate(new) if id(item) in fresh
+            ]
+    if removed:
+        delta["removed"] = list(removed)
+    after = [item for _, item in changed.values()]
+    if changed:
+        delta["changed"] = [_plain(item) for item in after]
     try:
-        after = [item for _, item in changed.values()]
-        apply_delta(items, keys, list(removed), after, list(added.values()), positions=positions)
+        rebuilt = apply_delta(dict(by_id), removed, after, added.values(), positions=positions)
     except ValueError:
         return None
-    if len(items) != len(new) or not all(map(is_, items, new)):
-        return None  # kept tracepoints moved: only the full config keeps their order
+    if len(rebuilt) != len(new) or not all(map(is_, rebuilt.values(), new)):
+        return None  # kept tracepoints moved, or ids repeat: only the full config says so
     return delta
 
 
 def apply_delta(
-    items: list[Item],
-    keys: list[str],
-    removed: Sequence[str],
-    changed: Sequence[Item],
-    added: Sequence[Item],
+    by_id: dict[str, Item],
+    removed: Iterable[str],
+    changed: Iterable[Item],
+    added: Iterable[Item],
     *,
     positions: Sequence[int] | None,
-) -> None:
-    """Apply a delta to ``items`` (and their ids, ``keys``) in place.
+) -> dict[str, Item]:
+    """Apply a delta to a config held as an id → item dict (in config order); return it.
 
-    Raises ``ValueError`` saying why when it does not apply: a removed or
-    changed id that is not there, an added one that already is, a position
-    out of range.
+    ``by_id`` is updated in place unless ``positions`` puts an added item
+    anywhere but the end. Raises ``ValueError`` saying why when the delta does
+    not apply: a removed or changed id that is not there, an added one that
+    already is, a position out of range.
     """
     for key in removed:
-        try:
-            at = keys.index(key)
-        except ValueError:
-            raise ValueError(f"removes {key!r}, which is not in the config") from None
-        del keys[at], items[at]
+        if by_id.pop(key, _MISSING) is _MISSING:
+            raise ValueError(f"removes {key!r}, which is not in the config")
     for item in changed:
-        try:
-            at = keys.index(item.id)
-        except ValueError:
-            raise ValueError(f"changes {item.id!r}, which is not in the config") from None
-        items[at] = item
-    if positions is not None and len(positions) != len(added):
-        raise ValueError(f"has {len(positions)} positions for {len(added)} added tracepoints")
-    for number, item in enumerate(added):
-        if item.id in keys:
+        if item.id not in by_id:
+            raise ValueError(f"changes {item.id!r}, which is not in the config")
+        by_id[item.id] = item
+    fresh = list(added)
+    for item in fresh:
+        if item.id in by_id:
             raise ValueError(f"adds {item.id!r}, which is already in the config")
-        at = len(items) if positions is None else positions[number]
-        if not 0 <= at <= len(items):
-            raise ValueError(f"adds {item.id!r} at position {at}, past the end of the config")
-        keys.insert(at, item.id)
+    if positions is None:
+        for item in fresh:
+            by_id[item.id] = item
+        return by_id
+    if len(positions) != len(fresh):
+        raise ValueError(f"has {len(positions)} positions for {len(fresh)} added tracepoints")
+    items = list(by_id.values())
+    for at, item in zip(positions, fresh, strict=True):
+        if type(at) is not int or not 0 <= at <= len(items):
+            raise ValueError(f"adds {item.id!r} at position {at!r}, outside the config")
         items.insert(at, item)
+    rebuilt = {item.id: item for item in items}
+    if len(rebuilt) != len(items):
+        raise ValueError("adds an id twice")
+    return rebuilt
 
 
-def _tracepoints(path: str, number: int, record: Mapping[str, Any], key: str) -> list[Item]:
-    value = record.get(key, ())
-    if type(value) is not list and value != ():
+def _tracepoints(path: str, number: int, record: dict[str, Any], key: str) -> list[Item]:
+    value = record.get(key)
+    if value is None:
+        return []
+    if type(value) is not list:
         raise TapeError(path, number, f"{key!r} must be a list of tracepoints, not {value!r}")
     try:
-        return [TracePoint.from_dict(data) for data in value]
+        return [_tracepoint(data) for data in value]
     except InvalidTracePoint as err:
         raise TapeError(path, number, f"{key!r} holds an {err}") from None
+    except binascii.Error as err:
+        raise TapeError(path, number, f"{key!r} holds bad base64 bytes: {err}") from None
 
 
 class Decoder:
@@ -240,9 +291,9 @@ class Decoder:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._items: list[Item] = []
-        self._keys: list[str] = []
         self._current: tuple[Item, ...] = ()
+        # The current config by id, in order; None when ids repeat (only a full config follows).
+        self._by_id: dict[str, Item] | None = {}
 
     def change(self, number: int, record: Any) -> ConfigChange:
         """The change that line ``number`` (already parsed into ``record``) stores."""
@@ -257,20 +308,21 @@ class Decoder:
         for name, value in (("old_hash", old_hash), ("new_hash", new_hash)):
             if value is not None and type(value) is not str:
                 raise TapeError(path, number, f"{name!r} must be a string or null, not {value!r}")
-        old = self._current
         if "old" in record:
-            self._items = _tracepoints(path, number, record, "old")
-            self._keys = [item.id for item in self._items]
-            old = tuple(self._items)
+            self._reset(_tracepoints(path, number, record, "old"))
+        old = self._current
         if "config" in record:
-            self._items = _tracepoints(path, number, record, "config")
-            self._keys = [item.id for item in self._items]
+            self._reset(_tracepoints(path, number, record, "config"))
         else:
-            self._apply(number, record)
-        new = self._current = tuple(self._items)
-        return ConfigChange(ts, old_hash, new_hash, old, new)
+            self._current = tuple(self._apply(number, record).values())
+        return _tuple_new(ConfigChange, (ts, old_hash, new_hash, old, self._current))
 
-    def _apply(self, number: int, record: dict[str, Any]) -> None:
+    def _reset(self, items: list[Item]) -> None:
+        self._current = tuple(items)
+        by_id = {item.id: item for item in items}
+        self._by_id = by_id if len(by_id) == len(items) else None
+
+    def _apply(self, number: int, record: dict[str, Any]) -> dict[str, Item]:
         removed = record.get("removed", ())
         positions = record.get("positions")
         if type(removed) is not list and removed != ():
@@ -281,10 +333,15 @@ class Decoder:
             )
         changed = _tracepoints(self.path, number, record, "changed")
         added = _tracepoints(self.path, number, record, "added")
+        if self._by_id is None:
+            raise TapeError(
+                self.path, number, "the delta does not apply: the config before it repeats ids"
+            )
         try:
-            apply_delta(self._items, self._keys, removed, changed, added, positions=positions)
+            self._by_id = apply_delta(self._by_id, removed, changed, added, positions=positions)
         except (ValueError, TypeError) as err:
             raise TapeError(self.path, number, f"the delta does not apply: it {err}") from None
+        return self._by_id
 
 
 def open_lines(path: str | Path) -> IO[str]:

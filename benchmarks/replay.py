@@ -1,0 +1,151 @@
+"""Tape benchmarks, each measured side by side with its reference in one run.
+
+1. Replaying a 100,000-event tape in virtual time (``replay`` on a ``TestScheduler``,
+   every change rebuilt with its configs and delivered to an observer) vs reading the
+   same file and ``json.loads``-ing its lines, the floor of any replay. Each event
+   changes, adds or removes one tracepoint of a 100-tracepoint config.
+2. The size of a tape of 1,000 single-tracepoint changes to a 10,000-tracepoint
+   config vs that config serialized once; and what recording each change costs.
+
+Run: ``.venv/bin/python benchmarks/replay.py [--quick]``. Absolute times drift on a
+shared machine; the ratios are the figures to read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import gc
+import json
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from reactivex.testing import TestScheduler
+
+from confighub import ConfigChange, TracePoint, config_hash
+from confighub.recording import Recorder, replay
+
+SECOND = 1_000_000_000
+
+
+def tracepoint(n: int, version: int = 0) -> TracePoint:
+    """A tracepoint as operators write them: a condition and a fire count."""
+    return TracePoint(
+        f"tp-{n}",
+        f"shop/module_{n % 40}.py",
+        10 + n,
+        {"condition": f"order.total > {100 + version}", "fire_count": str(1 + version % 9)},
+    )
+
+
+def single_changes(size: int, count: int) -> Iterator[ConfigChange]:
+    """The first config of ``size`` tracepoints, then ``count`` - 1 single-tracepoint changes.
+
+    They rotate: one tracepoint changed in place, one added at the end, one removed.
+    """
+    config = tuple(tracepoint(n) for n in range(size))
+    config_id = config_hash(config)
+    yield ConfigChange(0, None, config_id, (), config)
+    fresh = size
+    for number in range(1, count):
+        kind = number % 3
+        if kind == 0:
+            at = number % len(config)
+            edited = dataclasses.replace(
+                config[at], args={**config[at].args, "condition": f"order.total > {number}"}
+            )
+            new = (*config[:at], edited, *config[at + 1 :])
+        elif kind == 1:
+            new = (*config, tracepoint(fresh, number))
+            fresh += 1
+        else:
+            at = number % len(config)
+            new = config[:at] + config[at + 1 :]
+        new_id = config_hash(new)
+        yield ConfigChange(number * SECOND // 10, config_id, new_id, config, new)
+        config, config_id = new, new_id
+
+
+def write_tape(path: Path, changes: Iterator[ConfigChange]) -> float:
+    """Record ``changes`` to ``path``; returns the seconds spent in ``on_next``."""
+    spent = 0.0
+    with Recorder(path, source="benchmark", started=0) as recorder:
+        for change in changes:
+            start = time.perf_counter()
+            recorder.on_next(change)
+            spent += time.perf_counter() - start
+    return spent
+
+
+def json_floor(path: Path) -> int:
+    count = 0
+    with open(path, encoding="utf-8") as lines:
+        for line in lines:
+            json.loads(line)
+            count += 1
+    return count - 1  # the header is not an event
+
+
+def virtual_replay(path: Path) -> int:
+    scheduler = TestScheduler()
+    seen: list[ConfigChange] = []
+    replay(path, scheduler).subscribe(seen.append)
+    scheduler.start()
+    return len(seen)
+
+
+def best_of(rounds: int, runs: dict[str, Callable[[], int]]) -> dict[str, float]:
+    """The best time of each run over ``rounds``, the runs interleaved within each round."""
+    best = dict.fromkeys(runs, float("inf"))
+    for _ in range(rounds):
+        for name, run in runs.items():
+            gc.collect()
+            start = time.perf_counter()
+            run()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
+
+
+def replay_figure(folder: Path, events: int, rounds: int) -> None:
+    path = folder / "replay.tape.jsonl"
+    write_tape(path, single_changes(100, events))
+    assert json_floor(path) == virtual_replay(path) == events
+    best = best_of(
+        rounds, {"floor": lambda: json_floor(path), "replay": lambda: virtual_replay(path)}
+    )
+    floor, ours = (best[name] / events * 1e6 for name in ("floor", "replay"))
+    print(
+        f"virtual-time replay of a {events:,}-event tape ({path.stat().st_size / 2**20:.1f} MiB):"
+        f"  replay {ours:.2f} µs/event  vs  readline + json.loads {floor:.2f} µs/event"
+        f"  → ratio {ours / floor:.2f}  (target <= 4)"
+    )
+
+
+def size_figure(folder: Path, size: int, changes: int) -> None:
+    path = folder / "size.tape.jsonl"
+    spent = write_tape(path, single_changes(size, changes + 1))
+    first = next(single_changes(size, 1))
+    full = len(json.dumps([tp.to_dict() for tp in first.new]).encode())
+    tape = path.stat().st_size
+    print(
+        f"tape of {changes:,} single-tracepoint changes to a {size:,}-tracepoint config:"
+        f"  {tape / 1024:,.0f} KiB  vs  the config serialized once {full / 1024:,.0f} KiB"
+        f"  → ratio {tape / full:.2f}  (target <= 2);"
+        f"  recording {spent / (changes + 1) * 1e6:,.0f} µs per change"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller runs, for a smoke test")
+    quick = parser.parse_args().quick
+    with tempfile.TemporaryDirectory(prefix="confighub-bench-") as tmp:
+        folder = Path(tmp)
+        replay_figure(folder, 5_000 if quick else 100_000, 1 if quick else 3)
+        size_figure(folder, 1_000 if quick else 10_000, 100 if quick else 1_000)
+
+
+if __name__ == "__main__":
+    main()
