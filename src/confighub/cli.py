@@ -35,9 +35,21 @@ def cli() -> None:
 
 
 @cli.command()
-def demo() -> None:
+@click.option(
+    "--record",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Also record the changes to this tape.",
+)
+@click.option(
+    "--pause",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Seconds to wait before each edit.",
+)
+def demo(*, record: Path | None, pause: float) -> None:
     """Run a scripted scenario on the bundled example tracepoints and print each change."""
-    run_demo(Console())
+    run_demo(Console(), record=record, pause=pause)
 
 
 @cli.command()

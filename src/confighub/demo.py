@@ -11,6 +11,7 @@ edit waits for its change to arrive, so the demo ends by itself in seconds.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -32,6 +33,7 @@ from confighub.files import dump_tracepoints, example_path
 from confighub.hub import ConfigHub
 from confighub.model import TracePoint
 from confighub.operators import only_paths
+from confighub.recording import Recorder
 from confighub.server import FileStore, HubServer
 from confighub.sources import GrpcPollSource
 
@@ -93,21 +95,29 @@ def scripted_edits(base: tuple[TracePoint, ...]) -> Iterator[tuple[str, Edit, Ex
     yield "remove the custom tracepoint", lambda _, hub: hub.remove_custom(custom[0]), "change"
 
 
-def run_demo(console: Console | None = None) -> int:
-    """Run the scenario, printing each change; returns the number of changes seen."""
+def run_demo(
+    console: Console | None = None, *, record: Path | None = None, pause: float = 0.0
+) -> int:
+    """Run the scenario, printing each change; returns the number of changes seen.
+
+    ``record`` names a tape to record the client's changes to (see
+    ``confighub.recording``); ``pause`` is how long to wait, in seconds, before each edit.
+    """
     # The demo shows the server's refusals itself; the log would say the same a second time.
     log = logging.getLogger("confighub")
     level = log.level
     log.setLevel(logging.CRITICAL)
     try:
-        return _Scenario(console or Console()).run()
+        return _Scenario(console or Console(), record, pause).run()
     finally:
         log.setLevel(level)
 
 
 class _Scenario:
-    def __init__(self, out: Console) -> None:
+    def __init__(self, out: Console, record: Path | None, pause: float) -> None:
         self.out = out
+        self.record = record
+        self.pause = pause
         self.seen: list[ConfigChange] = []
         self.arrived = threading.Condition()
 
@@ -133,7 +143,11 @@ class _Scenario:
                 FileStore(path, on_error=self.refused, debounce_ms=20) as store,
                 HubServer(store) as server,
                 ConfigHub() as hub,
+                contextlib.ExitStack() as recording,
             ):
+                if self.record is not None:
+                    recorder = Recorder(self.record, source=f"confighub demo ({server.target})")
+                    hub.changes.subscribe(recording.enter_context(recorder))
                 out.rule(f"[bold]serving {path.name} on {server.target}; long-polling it")
                 hub.changes.subscribe(lambda change: out.print(render_change(change, "all")))
                 hub.changes.pipe(only_paths(WATCHED_FILE)).subscribe(
@@ -143,12 +157,15 @@ class _Scenario:
                 with GrpcPollSource(server.target, hub, hold=10, resource=RESOURCE):
                     self.wait_for(1)
                     for caption, edit, expect in scripted_edits(store.state.tracepoints):
+                        time.sleep(self.pause)
                         out.rule(f"[bold]{caption}")
                         self.apply(edit, expect, path, hub, store)
                 out.rule(
                     f"[bold]done: {len(self.seen)} changes; the server's hash"
                     f" {short_hash(store.state.hash)}"
                 )
+                if self.record is not None:
+                    out.print(f"recorded to {self.record}: replay it with `confighub replay`")
         return len(self.seen)
 
     def apply(
