@@ -3,10 +3,12 @@
 A hub's consecutive configs are tuples that hold the same item objects except
 where something changed, and the ``new`` config of one change is the ``old``
 config of the next. So an index (key → item) is built once per config tuple
-and kept for the next diff, and when both configs have unique keys and the
-same length, only the positions whose objects differ are compared: an item
-shared at a position has the same key and the same value on both sides. That
-case needs no index of the new config at all, only the old one's.
+and kept for the next diff, and when the old config has unique keys, only the
+items that can differ are compared: for configs of one length, those at
+positions whose objects differ; else those between the longest head and tail
+both share (an item shared at a position has the same key and the same value
+on both sides). That case needs no index of the new config at all, only the
+old one's.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from itertools import compress
+from itertools import compress, count
 from operator import is_not
 from typing import Any, Final
 
@@ -81,35 +83,55 @@ def _sequence(items: Iterable[Item]) -> Sequence[Item]:
 
 
 def diff_parts(
-    old_items: Iterable[Item], new_items: Iterable[Item]
+    old_items: Iterable[Item],
+    new_items: Iterable[Item],
+    old_index: dict[str, Item] | None = None,
 ) -> tuple[dict[str, Item], dict[str, Item], dict[str, tuple[Item, Item]]]:
-    """Return (added, removed, changed) turning ``old_items`` into ``new_items``, keyed by item."""
+    """Return (added, removed, changed) turning ``old_items`` into ``new_items``, keyed by item.
+
+    ``old_index``, when the caller keeps one, is the index of ``old_items``, with unique keys.
+    """
     old, new = _sequence(old_items), _sequence(new_items)
     if old is new:
         return {}, {}, {}
-    before, old_unique = index(old)
-    if old_unique and len(old) == len(new):
-        parts = _positional_diff(old, new, before)
+    before, old_unique = (old_index, True) if old_index is not None else index(old)
+    if old_unique:
+        parts = _narrow_diff(*_differing(old, new), before)
         if parts is not None:
             return parts
     after, _ = index(new)
     return _compare(before, before.items(), after, after.items())
 
 
-def _positional_diff(
-    old: Sequence[Item], new: Sequence[Item], before: dict[str, Item]
+def _differing(old: Sequence[Item], new: Sequence[Item]) -> tuple[list[Item], list[Item]]:
+    """The items of ``old`` and ``new`` that can differ: all the others are shared objects.
+
+    For configs of one length, those at positions where the objects differ; else those
+    between the longest shared head and tail (one item, for one added or removed).
+    """
+    if len(old) == len(new):
+        moved = list(compress(range(len(new)), map(is_not, old, new)))
+        return [old[position] for position in moved], [new[position] for position in moved]
+    shortest = min(len(old), len(new))
+    head = next(compress(count(), map(is_not, old, new)), shortest)
+    tail = next(compress(count(), map(is_not, reversed(old), reversed(new))), shortest)
+    tail = min(tail, shortest - head)
+    return list(old[head : len(old) - tail]), list(new[head : len(new) - tail])
+
+
+def _narrow_diff(
+    old_part: list[Item], new_part: list[Item], before: dict[str, Item]
 ) -> tuple[dict[str, Item], dict[str, Item], dict[str, tuple[Item, Item]]] | None:
-    # Only positions holding different objects can hold a difference. With ``old``'s keys
-    # unique, ``new``'s are unique too unless a key at such a position repeats, or names an
-    # item ``old`` keeps elsewhere; in that case (None) the full comparison decides.
-    moved = list(compress(range(len(new)), map(is_not, old, new)))
-    old_side = {item_key(old[position]): old[position] for position in moved}
+    # Only the parts can hold a difference. With ``old``'s keys unique, ``new``'s are unique
+    # too unless a key in its part repeats, or names an item ``old`` keeps outside its part;
+    # in that case (None) the full comparison decides.
+    old_side = {item_key(item): item for item in old_part}
     new_side: dict[str, Item] = {}
-    for position in moved:
-        key = item_key(new[position])
+    for item in new_part:
+        key = item_key(item)
         if key in new_side or (key in before and key not in old_side):
             return None
-        new_side[key] = new[position]
+        new_side[key] = item
     return _compare(old_side, old_side.items(), new_side, new_side.items())
 
 
