@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Final
 
 from reactivex import Observable, abc
 from reactivex.disposable import Disposable
@@ -16,11 +16,13 @@ from reactivex.scheduler import EventLoopScheduler
 from confighub._coalesce import stop_loop
 from confighub.events import ConfigChange
 from confighub.exceptions import TapeError
-from confighub.recording._tape import Decoder, TapeHeader, open_lines, parse_line, read_header
+from confighub.recording._tape import Decoder, TapeHeader, open_lines, read_header
 
 __all__ = ["Tape", "read_tape", "replay"]
 
 _log = logging.getLogger("confighub.recording")
+_SPENT: Final = Disposable()
+"""What a delivered change's action leaves to dispose: nothing."""
 
 
 class Tape:
@@ -58,8 +60,8 @@ class Tape:
             read_header(name, lines)
             try:
                 for number, line in enumerate(lines, start=2):
-                    if line.strip():
-                        change = decoder.change(number, parse_line(name, number, line))
+                    if not line.isspace():
+                        change = decoder.change(number, line)
                         count += 1
                         yield change
             except TapeError as err:
@@ -176,10 +178,12 @@ class _Player:
             if self._own is not None:
                 stop_loop(self._own)
 
-    def _emit(self, _: abc.SchedulerBase, change: ConfigChange | None) -> None:
+    def _emit(self, _: abc.SchedulerBase, change: ConfigChange | None) -> abc.DisposableBase:
         if not self._done and change is not None:
             self._observer.on_next(change)
             self._next()
+        # A scheduler makes a new Disposable (and its lock) for an action that returns none.
+        return _SPENT
 
     def _next(self, *_: object) -> None:
         if self._done:
@@ -195,8 +199,12 @@ class _Player:
             self._observer.on_completed()
             return
         # Never before the previous one, whatever the recorded clock did: order is kept.
-        self._last = max(self._last, (change.ts - self._started) * self._scale)
-        due = self._start + self._last
-        # Disposed from another thread meanwhile, an own scheduler refuses new work: fine.
-        with contextlib.suppress(DisposedException):
-            self._pending = self._clock.schedule_absolute(due, self._emit, change)
+        offset = (change.ts - self._started) * self._scale
+        if offset > self._last:  # noqa: PLR1730 - max() is one more call per event
+            self._last = offset
+        try:  # noqa: SIM105 - contextlib.suppress() would build an object per event
+            self._pending = self._clock.schedule_absolute(
+                self._start + self._last, self._emit, change
+            )
+        except DisposedException:
+            pass  # an own scheduler disposed meanwhile, from another thread: nothing more to do

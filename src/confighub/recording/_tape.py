@@ -39,7 +39,7 @@ from operator import is_
 from pathlib import Path
 from typing import IO, Any, Final
 
-from confighub._diffing import diff_parts, index
+from confighub._diffing import diff_parts
 from confighub._version import __version__
 from confighub.events import ConfigChange, Item
 from confighub.exceptions import InvalidTracePoint, TapeError
@@ -168,16 +168,23 @@ def _unescaped(value: Any) -> Any:
 
 
 def _tracepoint(data: Any) -> TracePoint:
-    if type(data) is dict and not _MAY_HOLD_BYTES.isdisjoint(data):
+    if type(data) is dict and ("targeting" in data or "metrics" in data):
         data = {**data, **{key: _unescaped(data[key]) for key in _MAY_HOLD_BYTES & data.keys()}}
     return TracePoint.from_dict(data)
 
 
 class Encoder:
-    """Turns each change of a stream into its tape line, as a delta from the one before."""
+    """Turns each change of a stream into its tape line, as a delta from the one before.
+
+    It keeps the last config by id, updated by each delta as the decoder will
+    update its own, so a change costs a pass over the config's positions, not a
+    rebuilt index.
+    """
 
     def __init__(self) -> None:
         self._last: tuple[Item, ...] = ()
+        # ``_last`` by id, in order; None when its ids repeat.
+        self._by_id: dict[str, Item] | None = {}
 
     def line(self, change: ConfigChange) -> str:
         """The tape line (with its newline) for ``change``."""
@@ -186,47 +193,53 @@ class Encoder:
             "old_hash": change.old_hash,
             "new_hash": change.new_hash,
         }
-        base = self._last
-        if change.old is not base and change.old != base:
+        if change.old is not self._last and change.old != self._last:
             record["old"] = [_plain(item) for item in change.old]
-            base = change.old
-        delta = _delta(base, change.new)
+            self._reset(change.old)
+        new = change.new
+        delta = self._delta(new)
         if delta is None:
-            record["config"] = [_plain(item) for item in change.new]
+            record["config"] = [_plain(item) for item in new]
+            self._reset(new)
         else:
             record.update(delta)
-        self._last = change.new
+            self._last = new
         return json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
 
+    def _reset(self, config: tuple[Item, ...]) -> None:
+        self._last = config
+        by_id = {item.id: item for item in config}
+        self._by_id = by_id if len(by_id) == len(config) else None
 
-def _delta(base: tuple[Item, ...], new: tuple[Item, ...]) -> dict[str, Any] | None:
-    """The delta from ``base`` to ``new``, or None when applying it would not give ``new``."""
-    by_id, unique = index(base)
-    if not unique:
-        return None  # repeated ids: a removal or change could not say which one it means
-    added, removed, changed = diff_parts(base, new)
-    delta: dict[str, Any] = {}
-    positions = None
-    if added:
-        delta["added"] = [_plain(item) for item in added.values()]
-        tail = new[len(new) - len(added) :]
-        if not all(map(is_, tail, added.values())):
-            fresh = {id(item) for item in added.values()}
-            positions = delta["positions"] = [
-                at for at, item in enumerate(new) if id(item) in fresh
-            ]
-    if removed:
-        delta["removed"] = list(removed)
-    after = [item for _, item in changed.values()]
-    if changed:
-        delta["changed"] = [_plain(item) for item in after]
-    try:
-        rebuilt = apply_delta(dict(by_id), removed, after, added.values(), positions=positions)
-    except ValueError:
-        return None
-    if len(rebuilt) != len(new) or not all(map(is_, rebuilt.values(), new)):
-        return None  # kept tracepoints moved, or ids repeat: only the full config says so
-    return delta
+    def _delta(self, new: tuple[Item, ...]) -> dict[str, Any] | None:
+        """The delta from ``_last`` to ``new`` (applied to ``_by_id``), or None if none gives it."""
+        by_id = self._by_id
+        if by_id is None:
+            return None  # repeated ids: a removal or change could not say which one it means
+        added, removed, changed = diff_parts(self._last, new, by_id)
+        delta: dict[str, Any] = {}
+        positions = None
+        if added:
+            delta["added"] = [_plain(item) for item in added.values()]
+            tail = new[len(new) - len(added) :]
+            if not all(map(is_, tail, added.values())):
+                fresh = {id(item) for item in added.values()}
+                positions = delta["positions"] = [
+                    at for at, item in enumerate(new) if id(item) in fresh
+                ]
+        if removed:
+            delta["removed"] = list(removed)
+        after = [item for _, item in changed.values()]
+        if changed:
+            delta["changed"] = [_plain(item) for item in after]
+        try:
+            rebuilt = apply_delta(by_id, removed, after, added.values(), positions=positions)
+        except ValueError:
+            return None
+        self._by_id = rebuilt
+        if len(rebuilt) != len(new) or not all(map(is_, rebuilt.values(), new)):
+            return None  # kept tracepoints moved, or ids repeat: only the full config says so
+        return delta
 
 
 def apply_delta(
@@ -295,27 +308,31 @@ class Decoder:
         # The current config by id, in order; None when ids repeat (only a full config follows).
         self._by_id: dict[str, Item] | None = {}
 
-    def change(self, number: int, record: Any) -> ConfigChange:
-        """The change that line ``number`` (already parsed into ``record``) stores."""
-        path = self.path
+    def change(self, number: int, line: str) -> ConfigChange:
+        """The change that line ``number``, ``line``, stores; a ``TapeError`` if it cannot."""
+        record = parse_line(self.path, number, line)
         if type(record) is not dict:
-            raise TapeError(path, number, f"an event must be a JSON object, not {record!r}")
+            raise TapeError(self.path, number, f"an event must be a JSON object, not {record!r}")
         ts = record.get("ts")
         old_hash = record.get("old_hash")
         new_hash = record.get("new_hash")
         if type(ts) is not int:
-            raise TapeError(path, number, f"'ts' must be ns since the epoch, not {ts!r}")
-        for name, value in (("old_hash", old_hash), ("new_hash", new_hash)):
-            if value is not None and type(value) is not str:
-                raise TapeError(path, number, f"{name!r} must be a string or null, not {value!r}")
+            raise TapeError(self.path, number, f"'ts' must be ns since the epoch, not {ts!r}")
+        if not (old_hash is None or type(old_hash) is str):
+            raise self._not_hash(number, "old_hash", old_hash)
+        if not (new_hash is None or type(new_hash) is str):
+            raise self._not_hash(number, "new_hash", new_hash)
         if "old" in record:
-            self._reset(_tracepoints(path, number, record, "old"))
+            self._reset(_tracepoints(self.path, number, record, "old"))
         old = self._current
         if "config" in record:
-            self._reset(_tracepoints(path, number, record, "config"))
+            self._reset(_tracepoints(self.path, number, record, "config"))
         else:
             self._current = tuple(self._apply(number, record).values())
         return _tuple_new(ConfigChange, (ts, old_hash, new_hash, old, self._current))
+
+    def _not_hash(self, number: int, name: str, value: object) -> TapeError:
+        return TapeError(self.path, number, f"{name!r} must be a string or null, not {value!r}")
 
     def _reset(self, items: list[Item]) -> None:
         self._current = tuple(items)
@@ -325,14 +342,14 @@ class Decoder:
     def _apply(self, number: int, record: dict[str, Any]) -> dict[str, Item]:
         removed = record.get("removed", ())
         positions = record.get("positions")
-        if type(removed) is not list and removed != ():
+        if not (type(removed) is list or removed == ()):
             raise TapeError(self.path, number, f"'removed' must be a list of ids, not {removed!r}")
-        if positions is not None and type(positions) is not list:
+        if not (positions is None or type(positions) is list):
             raise TapeError(
                 self.path, number, f"'positions' must be a list of indexes, not {positions!r}"
             )
-        changed = _tracepoints(self.path, number, record, "changed")
-        added = _tracepoints(self.path, number, record, "added")
+        changed = _tracepoints(self.path, number, record, "changed") if "changed" in record else ()
+        added = _tracepoints(self.path, number, record, "added") if "added" in record else ()
         if self._by_id is None:
             raise TapeError(
                 self.path, number, "the delta does not apply: the config before it repeats ids"
