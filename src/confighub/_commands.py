@@ -241,9 +241,10 @@ def record(
         )
 
     with Recorder(tape, source=connection.target) as recorder, ConfigHub() as hub:
-        hub.changes_with_current().subscribe(_Counter(count, stop, note))
+        # A new hub: its changes start from no config, so the first holds the whole config.
+        hub.changes.subscribe(_Counter(count, stop, note))
         _follow(connection, hub, errors, stop, duration)
-    console.print(f"{recorder.count} changes recorded to {tape}")
+    console.print(f"{recorder.count} changes recorded to {tape}", soft_wrap=True)
     return recorder.count
 
 

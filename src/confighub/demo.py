@@ -165,7 +165,10 @@ class _Scenario:
                     f" {short_hash(store.state.hash)}"
                 )
                 if self.record is not None:
-                    out.print(f"recorded to {self.record}: replay it with `confighub replay`")
+                    out.print(
+                        f"recorded to {self.record}: replay it with `confighub replay`",
+                        soft_wrap=True,
+                    )
         return len(self.seen)
 
     def apply(
