@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -30,6 +32,7 @@ from confighub import (
 from confighub.recording import FORMAT, VERSION, Recorder, read_tape, record, replay, run_virtual
 from confighub.testing import virtual_clock
 from tests.strategies import configs
+from tests.waiting import TIMEOUT
 from tests.waiting import Recorder as Collect
 
 SECOND = 1_000_000_000
@@ -420,3 +423,39 @@ def test_bytes_and_mappings_that_look_like_their_marker_round_trip(tmp_path: Pat
     )
     history = chain([odd])
     assert list(read_tape(write(tmp_path / "t.jsonl", history))) == history
+
+
+CRASHING_RECORDER = """
+import sys
+from confighub import ConfigChange, TracePoint, config_hash
+from confighub.recording import Recorder
+
+recorder = Recorder(sys.argv[1], started=0)
+old, old_hash, n = (), None, 0
+while True:
+    n += 1
+    new = (TracePoint("tp", "app.py", n),)
+    recorder.on_next(ConfigChange(n, old_hash, config_hash(new), old, new))
+    old, old_hash = new, config_hash(new)
+    print(n, flush=True)
+"""
+
+
+def test_a_killed_recorder_loses_at_most_the_change_being_written(tmp_path: Path) -> None:
+    """SIGKILL mid-recording: every change it reported written replays; at most a torn tail."""
+    tape = tmp_path / "crash.jsonl"
+    process = subprocess.Popen(
+        [sys.executable, "-c", CRASHING_RECORDER, str(tape)], stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    written = 0
+    while written < 200:
+        written = int(process.stdout.readline())
+    process.kill()
+    process.wait(TIMEOUT)
+    process.stdout.close()
+    kept = read_tape(tape, strict=False)
+    changes = list(kept)
+    assert len(changes) >= written
+    assert [change.new[0].line for change in changes] == list(range(1, len(changes) + 1))
+    assert kept.stopped is None or kept.stopped.reason.startswith("truncated")
