@@ -44,3 +44,12 @@ def test_wire_benchmark_runs_against_real_processes() -> None:
     serialized = re.search(r"bodies serialized (\d+) times for (\d+) polls", out)
     assert serialized is not None
     assert int(serialized.group(1)) <= 2 < int(serialized.group(2))
+
+
+def test_replay_benchmark_runs_and_a_tape_stays_near_one_config() -> None:
+    """benchmarks/replay.py --quick prints both figures; the tape's size ratio is read back."""
+    out = run_quick("replay.py")
+    assert "virtual-time replay of a 5,000-event tape" in out
+    size = re.search(r"config serialized once [\d,]+ KiB  → ratio ([\d.]+)", out)
+    assert size is not None
+    assert float(size.group(1)) <= 2

@@ -55,3 +55,13 @@ def test_wire_example_serves_and_long_polls_on_loopback(
     exec(compile(block, str(README), "exec"), {"__name__": "readme"})
     promised = re.findall(r"^# (.*)$", block, re.MULTILINE)
     assert capsys.readouterr().out.splitlines() == promised
+
+
+def test_record_and_replay_example_prints_what_its_comments_say(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The block under "### Record and replay" records a hub, replays it and debounces it."""
+    (block,) = _blocks("### Record and replay", "python")
+    exec(compile(block, str(README), "exec"), {"__name__": "readme"})
+    promised = re.findall(r"^# (.*)$", block.split("\n\n")[-1], re.MULTILINE)
+    assert capsys.readouterr().out.splitlines() == promised
