@@ -48,13 +48,15 @@ from confighub.model import TracePoint
 __all__ = ["FORMAT", "VERSION", "Decoder", "Encoder", "TapeHeader", "read_header"]
 
 FORMAT: Final = "confighub-tape"
+VERSION: Final = 1
+"""The tape version this confighub writes, and the newest it reads."""
+
 _MISSING: Final = object()
 _BYTES: Final = "$bytes"
 _MAP: Final = "$map"
 _MARKERS: Final = frozenset({_BYTES, _MAP})
-_MAY_HOLD_BYTES: Final = frozenset({"metrics", "targeting"})
+_MAY_HOLD_BYTES: Final = frozenset({"metrics", "targeting"})  # where bytes values may be
 _tuple_new: Final = tuple.__new__
-VERSION: Final = 1
 
 
 @dataclass(frozen=True, slots=True)
