@@ -1,11 +1,11 @@
-"""The ``with`` block of what runs in the background: ``start()`` on entry, ``stop()`` on exit."""
+"""``with`` blocks: ``start()`` on entry and ``stop()`` on exit, or just ``close()`` on exit."""
 
 from __future__ import annotations
 
 from types import TracebackType
 from typing import Self
 
-__all__ = ["StartStop"]
+__all__ = ["Closing", "StartStop"]
 
 
 class StartStop:
@@ -29,3 +29,22 @@ class StartStop:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class Closing:
+    """A mixin: ``with thing:`` gives the thing and closes it, whatever happens inside."""
+
+    def close(self) -> None:
+        """Release what the thing holds."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

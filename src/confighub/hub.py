@@ -17,13 +17,13 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
 from enum import StrEnum
-from types import TracebackType
-from typing import Any, Final, NamedTuple, Self
+from typing import Any, Final, NamedTuple
 
 from reactivex import Observable, abc
 
 from confighub._aio import ObservableIterator
 from confighub._dispatch import Channel, Dispatcher
+from confighub._lifecycle import Closing
 from confighub.events import ConfigChange, Item
 from confighub.exceptions import HubClosed
 from confighub.model import TracePoint, config_hash
@@ -86,7 +86,7 @@ def _described(observer: abc.ObserverBase[Any]) -> object:
     return getattr(observer, "_on_next", observer)
 
 
-class ConfigHub:
+class ConfigHub(Closing):
     """Holds the effective tracepoint config and publishes every change to it.
 
     Every method is safe from any thread. ``clock`` (ns since the epoch) stamps
@@ -301,17 +301,6 @@ class ConfigHub:
             f"<ConfigHub {self._status.state} hash={self._hash} items={len(self._config)}"
             f" custom={len(self._custom)}{' closed' if self._closed else ''}>"
         )
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- internals; the ``_dispatcher.lock`` is held by the caller ------------------------------
 

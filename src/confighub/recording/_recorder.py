@@ -7,18 +7,17 @@ import os
 import threading
 import time
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 from reactivex import Observable, abc
 
+from confighub._lifecycle import Closing
 from confighub.events import ConfigChange
 from confighub.recording._tape import Encoder, TapeHeader
 
 __all__ = ["Recorder", "record"]
 
 
-class Recorder(abc.ObserverBase[ConfigChange]):
+class Recorder(abc.ObserverBase[ConfigChange], Closing):
     """An observer that writes each change it sees to a tape at ``path``, one line each.
 
     The file is created (or truncated) with its header at once. Each change is
@@ -84,17 +83,6 @@ class Recorder(abc.ObserverBase[ConfigChange]):
         self._file.flush()
         if self._fsync:
             os.fsync(self._file.fileno())
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "recording"

@@ -14,10 +14,10 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from confighub._filewatch import FileWatcher
+from confighub._lifecycle import Closing
 from confighub.exceptions import TracePointFileError
 from confighub.files import load_tracepoints
 from confighub.model import config_hash
@@ -30,7 +30,7 @@ logger = logging.getLogger("confighub")
 _SHOWN_HASH_DIGITS = 12
 
 
-class FileStore(StoreBase):
+class FileStore(StoreBase, Closing):
     """A store that follows a tracepoint file (see ``confighub.files`` for the format).
 
     The file is read at construction, and a bad file then raises
@@ -110,17 +110,6 @@ class FileStore(StoreBase):
         watcher, self._watcher = self._watcher, None
         if watcher is not None:
             watcher.stop()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _reload_quietly(self) -> None:
         self.reload()
