@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench notebooks clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit("confighub needs Python >= 3.11") if sys.version_info < (3, 11) else None'
@@ -39,6 +39,10 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/operators.py
 	$(BIN)/python benchmarks/wire.py
 	$(BIN)/python benchmarks/replay.py
+
+# Rebuild notebooks/*.ipynb from notebooks/sources/ and run them to fill in their outputs.
+notebooks: $(VENV)/.installed-dev
+	$(BIN)/python notebooks/build.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
