@@ -87,3 +87,13 @@ def test_assert_chain_reports_where_the_chain_breaks() -> None:
     gap = ConfigChange(2, config_hash(()), config_hash(B), (), B)
     with pytest.raises(pytest.fail.Exception, match="chain broken at event 1"):
         assert_chain([first, gap])
+
+
+def test_marbles_naming_no_config_are_refused_at_once() -> None:
+    """A misspelt letter, or a group written without commas, is an error, not a silent config."""
+    from confighub.testing import changes_from_marbles, expected_changes
+
+    with pytest.raises(ValueError, match=r"name 'abc', 'd', not one of 'a', 'b' \(several"):
+        changes_from_marbles("-(abc)-d", {"a": (), "b": ()})
+    with pytest.raises(ValueError, match="name 'y'"):
+        expected_changes("-x-y", {"x": ((), ())})

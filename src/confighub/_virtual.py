@@ -69,7 +69,7 @@ def changes_from_marbles(
     letter whose config equals the current one emits nothing.
     """
     frames = reactivex.from_marbles(
-        marbles, timespan=timespan, scheduler=scheduler, lookup=_lookup(configs)
+        marbles, timespan=timespan, scheduler=scheduler, lookup=_lookup(marbles, configs)
     )
 
     def subscribe(
@@ -109,7 +109,7 @@ def expected_changes(
     empty old config stands for "no config yet" (``old_hash`` None).
     """
     events: list[Timed] = []
-    for time, notification in parse(marbles, timespan=timespan, lookup=_lookup(pairs)):
+    for time, notification in parse(marbles, timespan=timespan, lookup=_lookup(marbles, pairs)):
         if notification.kind == "N":
             old, new = (tuple(config) for config in notification.value)
             old_hash = view_hash(old) if old else None
@@ -167,14 +167,25 @@ def feed_hub(
         hub.update_new_config(virtual_clock(scheduler)(), view_hash(items), items)
 
     frames = reactivex.from_marbles(
-        marbles, timespan=timespan, scheduler=scheduler, lookup=_lookup(configs)
+        marbles, timespan=timespan, scheduler=scheduler, lookup=_lookup(marbles, configs)
     )
     return frames.subscribe(poll, lambda _: None, scheduler=scheduler)
 
 
-def _lookup(values: Mapping[str, Any]) -> dict[str | float, Any]:
+def _lookup(marbles: str, values: Mapping[str, Any]) -> dict[str | float, Any]:
+    """``values`` as a marble lookup; a ``ValueError`` if ``marbles`` names anything else."""
     lookup: dict[str | float, Any] = {}
     lookup.update(values)
+    unknown = {
+        notification.value
+        for _, notification in parse(marbles)
+        if notification.kind == "N" and notification.value not in lookup
+    }
+    if unknown:
+        raise ValueError(
+            f"marbles {marbles!r} name {', '.join(sorted(map(repr, unknown)))}, not one of"
+            f" {', '.join(map(repr, values))} (several at one time are written '(a,b)')"
+        )
     return lookup
 
 
