@@ -293,6 +293,21 @@ def test_strip_of_changes_plots_them_at_their_utc_time() -> None:
     assert right > day(T0 + 40 * SECOND)
 
 
+def test_strip_changes_at_one_instant_share_one_label_a_line_each() -> None:
+    """A burst at one virtual instant: a marker each, their diffs stacked in one label."""
+    scheduler = TestScheduler()
+    burst = run_virtual(changes_from_marbles("-(a,b)-c|", MARBLE_CONFIGS), scheduler)
+    assert [at for at, _ in burst.events] == [1.0, 1.0, 7.0]
+
+    ax = plot_strip({"burst": burst})
+
+    assert xs(lines_by_label(ax)["burst"]) == [1.0, 1.0, 7.0]
+    assert labels_at(ax) == [
+        ("+1 \N{MINUS SIGN}0 ~0\n+1 \N{MINUS SIGN}0 ~0", (1.0, 0)),
+        ("+0 \N{MINUS SIGN}1 ~0", (7.0, 0)),
+    ]
+
+
 def test_strip_rows_must_be_all_recordings_or_all_changes() -> None:
     """Virtual seconds and timestamps cannot share an axis: mixing them is a ValueError."""
     recording = Recording([(1.0, chain(TIMELINE_CONFIGS)[0])], None, None)

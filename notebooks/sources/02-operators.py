@@ -192,11 +192,13 @@ plt.show()
 # holds, and the observer ends on the latest config.
 #
 # In virtual time, "busy" is the rest of the current instant. The group `(b,c,d)` publishes
-# three changes at the same moment, 5 s (three markers on one spot in the top row), before the
+# three changes at the same moment, 5 s (three markers on one spot in the top row, their diffs
+# stacked in one label), before the
 # scheduler gets to deliver any of them, so the observer gets one change, from `a` to `d`.
 #
 # In reactivex's marble syntax the members of a group are separated by commas: `(bcd)` would
-# be one value named "bcd". A group takes as many seconds as it has characters, which is why
+# be one value named "bcd", which `changes_from_marbles` refuses (no config has that name). A
+# group takes as many seconds as it has characters, which is why
 # `e` comes at 15 s.
 
 # %%

@@ -7,6 +7,7 @@ is drawn. Each function draws on the ``ax`` it is given, else on a new figure
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -131,11 +132,13 @@ def plot_strip(rows: Mapping[str, Changes], *, ax: Axes | None = None) -> Axes:
             changes = list(events)
             xs = _datetimes([change.ts for change in changes])
         ax.plot(xs, [row] * len(xs), linestyle="none", marker="o", label=label)
-        for index, (x, change) in enumerate(zip(xs, changes, strict=True)):
-            # Alternate above and below the row, so neighbouring events keep readable labels.
+        # Changes at one instant share one label, a line each; labels alternate above and
+        # below the row, so neighbouring instants keep readable labels.
+        instants = itertools.groupby(zip(xs, changes, strict=True), key=lambda pair: pair[0])
+        for index, (x, group) in enumerate(instants):
             above = index % 2 == 0
             ax.annotate(
-                _summary(change.diff),
+                "\n".join(_summary(change.diff) for _, change in group),
                 (x, row),
                 xytext=(0, 7 if above else -7),
                 textcoords="offset points",
