@@ -459,3 +459,15 @@ def test_a_killed_recorder_loses_at_most_the_change_being_written(tmp_path: Path
     assert len(changes) >= written
     assert [change.new[0].line for change in changes] == list(range(1, len(changes) + 1))
     assert kept.stopped is None or kept.stopped.reason.startswith("truncated")
+
+
+def test_a_virtual_replay_can_be_run_part_way_and_resumed(tmp_path: Path) -> None:
+    """Advancing the scheduler to 2.5 s delivers the first two changes only; the rest follow."""
+    tape = write(tmp_path / "t.jsonl", HISTORY[:4])
+    scheduler = TestScheduler()
+    got: list[ConfigChange] = []
+    replay(tape, scheduler).subscribe(got.append)
+    scheduler.advance_to(2.5)
+    assert got == HISTORY[:2]
+    scheduler.start()
+    assert got == HISTORY[:4]
