@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -12,9 +11,9 @@ import pytest
 from confighub import ConfigChange, TracePoint, config_hash
 from confighub._virtual import Recording
 from confighub.recording._frames import to_dataframe
+from tests.chains import SECOND, chain
 
 T0 = 1_700_000_000_000_000_000  # 2023-11-14 22:13:20 UTC, in ns
-SECOND = 1_000_000_000
 
 CHECKOUT = TracePoint("checkout", "shop/checkout.py", 42)
 CART = TracePoint("cart", "shop/cart.py", 17)
@@ -32,18 +31,7 @@ CONFIGS: list[tuple[TracePoint, ...]] = [
 HASHES = [config_hash(config) for config in CONFIGS]
 
 
-def chain(configs: Sequence[tuple[Any, ...]], *, start: int = T0) -> list[ConfigChange]:
-    """Changes from nothing through each config in turn, 10 s apart, as a hub publishes them."""
-    changes = []
-    old: tuple[Any, ...] = ()
-    for n, new in enumerate(configs):
-        old_hash = config_hash(old) if old else None
-        changes.append(ConfigChange(start + 10 * n * SECOND, old_hash, config_hash(new), old, new))
-        old = new
-    return changes
-
-
-CHANGES = chain(CONFIGS)
+CHANGES = chain(CONFIGS, first=T0, step=10 * SECOND)
 
 
 def utc(ts: int) -> pd.Timestamp:
@@ -131,7 +119,7 @@ def test_one_row_per_touched_tracepoint_in_event_order() -> None:
 
 def test_within_one_event_rows_go_added_then_removed_then_changed() -> None:
     """One change that edits cart, removes pay and adds audit lists audit, pay, then cart."""
-    change = chain([(CART_2, PAY), (CART, AUDIT)])[1]
+    change = chain([(CART_2, PAY), (CART, AUDIT)], first=T0, step=10 * SECOND)[1]
 
     frame = to_dataframe([change], per="tracepoint")
 

@@ -19,7 +19,7 @@ from matplotlib.patches import Rectangle
 from matplotlib.text import Annotation
 from reactivex.testing import TestScheduler
 
-from confighub import ConfigChange, TracePoint, config_hash
+from confighub import ConfigChange, TracePoint
 from confighub._virtual import Recording, changes_from_marbles, run_virtual
 from confighub.operators import debounce_changes
 from confighub.recording._plots import (
@@ -28,11 +28,12 @@ from confighub.recording._plots import (
     plot_timeline,
     record_before_after,
 )
+from tests import chains
+from tests.chains import SECOND
 
 matplotlib.use("Agg")
 
 T0 = 1_700_000_000_000_000_000  # 2023-11-14 22:13:20 UTC, in ns
-SECOND = 1_000_000_000
 
 CHECKOUT = TracePoint("checkout", "shop/checkout.py", 42)
 CART = TracePoint("cart", "shop/cart.py", 17)
@@ -53,13 +54,7 @@ MARBLE_CONFIGS = {"a": (CHECKOUT,), "b": (CHECKOUT, CART), "c": (CART,), "d": (C
 
 def chain(configs: Sequence[tuple[Any, ...]], *, start: tuple[Any, ...] = ()) -> list[ConfigChange]:
     """Changes from ``start`` through each config in turn, 10 s apart from T0."""
-    changes = []
-    old = start
-    for n, new in enumerate(configs):
-        old_hash = config_hash(old) if old else None
-        changes.append(ConfigChange(T0 + 10 * n * SECOND, old_hash, config_hash(new), old, new))
-        old = new
-    return changes
+    return chains.chain(configs, first=T0, step=10 * SECOND, old=start)
 
 
 def day(ts: int) -> float:

@@ -31,28 +31,15 @@ from confighub import (
 )
 from confighub.recording import FORMAT, VERSION, Recorder, read_tape, record, replay, run_virtual
 from confighub.testing import virtual_clock
+from tests.chains import SECOND, chain
 from tests.strategies import configs
 from tests.waiting import TIMEOUT
 from tests.waiting import Recorder as Collect
 
-SECOND = 1_000_000_000
 A = TracePoint("a", "shop/cart.py", 10)
 B = TracePoint("b", "shop/cart.py", 20, {"condition": "total > 100"})
 C = TracePoint("c", "shop/checkout.py", 5)
 D = TracePoint("d", "shop/checkout.py", 9, {"log_msg": "paid {total}", "snapshot": "no_collect"})
-
-
-def chain(*configs: Sequence[TracePoint], step: int = SECOND) -> list[ConfigChange]:
-    """The changes of a hub going through ``configs``, ``step`` ns apart."""
-    changes: list[ConfigChange] = []
-    old: tuple[TracePoint, ...] = ()
-    old_hash: str | None = None
-    for number, config in enumerate(configs, start=1):
-        new = tuple(config)
-        new_hash = config_hash(new)
-        changes.append(ConfigChange(number * step, old_hash, new_hash, old, new))
-        old, old_hash = new, new_hash
-    return changes
 
 
 def write(path: Path, changes: Sequence[ConfigChange], started: int = 0) -> Path:
@@ -67,7 +54,7 @@ def lines(path: Path) -> list[dict[str, object]]:
 
 
 EDITED = dataclasses.replace(B, args={"condition": "total > 250"})
-HISTORY = chain([A, B], [A, B, C], [A, EDITED, C], [A, C], [D, A, C], [A, C, D], [])
+HISTORY = chain([[A, B], [A, B, C], [A, EDITED, C], [A, C], [D, A, C], [A, C, D], []])
 
 
 def test_the_header_and_a_delta_per_change(tmp_path: Path) -> None:
@@ -126,7 +113,7 @@ def test_a_filtered_stream_that_skips_changes_still_replays_exactly(tmp_path: Pa
 
 def test_repeated_ids_are_stored_as_full_configs(tmp_path: Path) -> None:
     twin = dataclasses.replace(A, line=11)
-    history = chain([A, B], [A, twin, B], [A, twin])
+    history = chain([[A, B], [A, twin, B], [A, twin]])
     tape = write(tmp_path / "t.jsonl", history)
     assert [("config" in event) for event in lines(tape)[1:]] == [False, True, True]
     assert list(read_tape(tape)) == history
@@ -140,7 +127,7 @@ def test_any_history_round_trips(
     tmp_path: Path, history: list[list[TracePoint]], skip: int
 ) -> None:
     """Whatever the configs (repeated ids, moves, edits), replay equals what was recorded."""
-    changes = chain(*history)[skip:]
+    changes = chain(history)[skip:]
     tape = write(tmp_path / "any.jsonl", changes)
     assert list(read_tape(tape)) == changes
 
@@ -168,7 +155,7 @@ def test_a_hub_recorded_live_replays_identically(tmp_path: Path) -> None:
 
 def test_virtual_replay_keeps_the_recorded_timing(tmp_path: Path) -> None:
     """Each change comes at its distance from the tape's start; speed divides it."""
-    history = chain([A], [A, B], [B], step=3 * SECOND)
+    history = chain([[A], [A, B], [B]], first=3 * SECOND, step=3 * SECOND)
     tape = write(tmp_path / "t.jsonl", history, started=SECOND)
     scheduler = TestScheduler()
     assert [time for time, _ in run_virtual(replay(tape, scheduler), scheduler).events] == [
@@ -182,7 +169,7 @@ def test_virtual_replay_keeps_the_recorded_timing(tmp_path: Path) -> None:
 
 
 def test_historical_scheduler_runs_on_the_recorded_clock(tmp_path: Path) -> None:
-    history = chain([A], [A, B])
+    history = chain([[A], [A, B]])
     tape = write(tmp_path / "t.jsonl", history, started=SECOND // 2)
     header = read_tape(tape).header
     scheduler = HistoricalScheduler(header.started_at)
@@ -193,7 +180,7 @@ def test_historical_scheduler_runs_on_the_recorded_clock(tmp_path: Path) -> None
 
 
 def test_a_clock_that_went_back_never_reorders(tmp_path: Path) -> None:
-    history = chain([A], [A, B], [B])
+    history = chain([[A], [A, B], [B]])
     history[1] = history[1]._replace(ts=0)  # recorded before the first one
     tape = write(tmp_path / "t.jsonl", history)
     scheduler = TestScheduler()
@@ -218,7 +205,9 @@ def test_without_a_scheduler_replay_uses_the_subscribe_one_or_emits_at_once(
 def test_real_time_replay_runs_on_its_own_thread_and_stops_when_disposed(
     tmp_path: Path,
 ) -> None:
-    tape = write(tmp_path / "t.jsonl", chain([A], [A, B], [B], step=SECOND // 10))
+    tape = write(
+        tmp_path / "t.jsonl", chain([[A], [A, B], [B]], first=SECOND // 10, step=SECOND // 10)
+    )
     got: Collect[ConfigChange] = Collect()
     threads: set[str] = set()
     completed = threading.Event()
@@ -233,7 +222,9 @@ def test_real_time_replay_runs_on_its_own_thread_and_stops_when_disposed(
     assert threading.current_thread().name not in threads
     before = threading.active_count()
 
-    slow = write(tmp_path / "slow.jsonl", chain([A], [A, B], step=3600 * SECOND))
+    slow = write(
+        tmp_path / "slow.jsonl", chain([[A], [A, B]], first=3600 * SECOND, step=3600 * SECOND)
+    )
     late: Collect[ConfigChange] = Collect()
     subscription = replay(slow, speed=1).subscribe(late)
     subscription.dispose()
@@ -421,7 +412,7 @@ def test_bytes_and_mappings_that_look_like_their_marker_round_trip(tmp_path: Pat
         },
         metrics=[MetricDefinition("m", MetricType.COUNTER, [LabelExpression("k", static=b"s")])],
     )
-    history = chain([odd])
+    history = chain([[odd]])
     assert list(read_tape(write(tmp_path / "t.jsonl", history))) == history
 
 
