@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from confighub import recording
-from confighub._render import change_record, render_change, short_hash
+from confighub._render import change_record, render_change, short_hash, tally
 from confighub.events import ConfigChange
 from confighub.exceptions import TapeError, TracePointFileError
 from confighub.hub import ConfigHub, SourceState, SourceStatus
@@ -233,11 +233,9 @@ def record(
 
     def note(change: ConfigChange) -> None:
         recorder.on_next(change)
-        diff = change.diff
         console.print(
             f"recorded change {recorder.count}: {short_hash(change.old_hash)} →"
-            f" {short_hash(change.new_hash)}  +{len(diff.added)} -{len(diff.removed)}"
-            f" ~{len(diff.changed)}  ({len(change.new)} live)"
+            f" {short_hash(change.new_hash)}  {tally(change.diff)}  ({len(change.new)} live)"
         )
 
     with Recorder(tape, source=connection.target) as recorder, ConfigHub() as hub:

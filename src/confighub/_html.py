@@ -20,7 +20,15 @@ from html import escape
 from itertools import islice
 from typing import Final, NamedTuple
 
-from confighub._render import action_names, field_changes, location, short_hash, summary
+from confighub._render import (
+    MINUS_SIGN,
+    action_names,
+    field_changes,
+    location,
+    short_hash,
+    summary,
+    tally,
+)
 from confighub.events import ConfigChange, ConfigDiff, Item
 from confighub.model import TracePoint
 
@@ -46,10 +54,9 @@ class _Kind(NamedTuple):
 
 
 # A true minus sign, as wide as the plus and the tilde it is aligned with.
-_MINUS: Final = "\N{MINUS SIGN}"
 
 _ADDED: Final = _Kind("+", "added", "46, 160, 67")
-_REMOVED: Final = _Kind(_MINUS, "removed", "218, 54, 51")
+_REMOVED: Final = _Kind(MINUS_SIGN, "removed", "218, 54, 51")
 _CHANGED: Final = _Kind("~", "changed", "212, 167, 44")
 
 
@@ -57,13 +64,15 @@ def change_html(change: ConfigChange) -> str:
     """A change as an HTML table under a caption: time, hashes, counts and live items."""
     diff = change.diff
     hashes = f"{_hash(change.old_hash)} → {_hash(change.new_hash)}"
-    caption = f"{_timestamp(change.ts)} · {hashes} · {_counts(diff)} · {len(change.new)} live"
+    caption = (
+        f"{_timestamp(change.ts)} · {hashes} · {tally(diff, MINUS_SIGN)} · {len(change.new)} live"
+    )
     return _table(caption, diff)
 
 
 def diff_html(diff: ConfigDiff) -> str:
     """A diff as an HTML table under a caption with its counts."""
-    return _table(_counts(diff), diff)
+    return _table(tally(diff, MINUS_SIGN), diff)
 
 
 def _table(caption: str, diff: ConfigDiff) -> str:
@@ -114,10 +123,6 @@ def _row(kind: _Kind, key: str, item: Item, details: list[str]) -> str:
 
 def _wide_row(text: str) -> str:
     return f'<tr><td colspan="{len(_COLUMNS)}" style="{_CELL}">{escape(text)}</td></tr>'
-
-
-def _counts(diff: ConfigDiff) -> str:
-    return f"+{len(diff.added)} {_MINUS}{len(diff.removed)} ~{len(diff.changed)}"
 
 
 def _hash(value: str | None) -> str:

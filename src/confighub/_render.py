@@ -7,10 +7,11 @@ from typing import Any
 
 from rich.text import Text
 
-from confighub.events import ConfigChange, Item
+from confighub.events import ConfigChange, ConfigDiff, Item
 from confighub.model import TracePoint
 
 __all__ = [
+    "MINUS_SIGN",
     "action_names",
     "change_record",
     "field_changes",
@@ -18,7 +19,17 @@ __all__ = [
     "render_change",
     "short_hash",
     "summary",
+    "tally",
 ]
+
+
+MINUS_SIGN = "\N{MINUS SIGN}"
+"""For the counts in tables and plots, where a hyphen between them reads as a dash."""
+
+
+def tally(diff: ConfigDiff, minus: str = "-") -> str:
+    """A diff's counts, ``+added -removed ~changed``; ``minus`` may be ``MINUS_SIGN``."""
+    return f"+{len(diff.added)} {minus}{len(diff.removed)} ~{len(diff.changed)}"
 
 
 def short_hash(value: str | None) -> str:
@@ -82,8 +93,7 @@ def render_change(change: ConfigChange, label: str = "") -> Text:
     text.append(_clock(change.ts), style="dim")
     text.append(f"  {short_hash(change.old_hash)} → {short_hash(change.new_hash)}", style="cyan")
     text.append(
-        f"  +{len(diff.added)} -{len(diff.removed)} ~{len(diff.changed)}"
-        f"  ({len(change.new)} live)\n",
+        f"  {tally(diff)}  ({len(change.new)} live)\n",
         style="bold",
     )
     for item in diff.added.values():

@@ -17,6 +17,7 @@ from reactivex import Observable
 from reactivex import operators as ops
 from reactivex.testing import TestScheduler
 
+from confighub._render import MINUS_SIGN, tally
 from confighub._virtual import Recording, run_virtual
 from confighub.events import ConfigChange, ConfigDiff, items_by_key
 from confighub.recording._frames import Changes, changes_of, needs_extra
@@ -138,7 +139,7 @@ def plot_strip(rows: Mapping[str, Changes], *, ax: Axes | None = None) -> Axes:
         for index, (x, group) in enumerate(instants):
             above = index % 2 == 0
             ax.annotate(
-                "\n".join(_summary(change.diff) for _, change in group),
+                "\n".join(tally(change.diff, MINUS_SIGN) for _, change in group),
                 (x, row),
                 xytext=(0, 7 if above else -7),
                 textcoords="offset points",
@@ -258,11 +259,6 @@ def _until(until: datetime | int | None, last: int) -> int:
 
 def _touched(diff: ConfigDiff) -> dict[str, list[str]]:
     return {"added": list(diff.added), "changed": list(diff.changed), "removed": list(diff.removed)}
-
-
-def _summary(diff: ConfigDiff) -> str:
-    # A true minus sign: a hyphen between the counts reads as a dash.
-    return f"+{len(diff.added)} \N{MINUS SIGN}{len(diff.removed)} ~{len(diff.changed)}"
 
 
 def _ending(ax: Axes, row: int, recording: Recording[ConfigChange]) -> None:
