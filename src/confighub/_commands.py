@@ -148,10 +148,13 @@ def _follow(
 
 
 class _Counter:
-    """Passes on changes until ``count`` of them have passed, then sets ``stop``."""
+    """Passes changes on to ``out``, counting them; after ``count`` of them, sets ``stop``."""
 
     def __init__(
-        self, count: int | None, stop: threading.Event, out: Callable[[ConfigChange], object]
+        self,
+        out: Callable[[ConfigChange], object],
+        count: int | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         self.seen = 0
         self._count = count
@@ -165,7 +168,7 @@ class _Counter:
                 return
             self.seen += 1
             self._out(change)
-            if self._count is not None and self.seen >= self._count:
+            if self._stop is not None and self._count is not None and self.seen >= self._count:
                 self._stop.set()
 
 
@@ -208,7 +211,7 @@ def watch(
     Changes go to ``console``; the connection's health and rejected
     tracepoints to ``errors``. Returns the number of changes printed.
     """
-    show = _Counter(count, stop, _printer(console, as_json))
+    show = _Counter(_printer(console, as_json), count, stop)
     with ConfigHub() as hub:
         hub.changes.pipe(*_pipeline(paths, debounce)).subscribe(show)
         _follow(connection, hub, errors, stop, duration)
@@ -240,7 +243,7 @@ def record(
 
     with Recorder(tape, source=connection.target) as recorder, ConfigHub() as hub:
         # A new hub: its changes start from no config, so the first holds the whole config.
-        hub.changes.subscribe(_Counter(count, stop, note))
+        hub.changes.subscribe(_Counter(note, count, stop))
         _follow(connection, hub, errors, stop, duration)
     console.print(f"{recorder.count} changes recorded to {tape}", soft_wrap=True)
     return recorder.count
@@ -265,7 +268,7 @@ def replay(
     ``speed``. A non-strict replay stops at the first bad line and says where
     on ``errors``. Returns the number of changes printed.
     """
-    printed = _Counter(None, threading.Event(), _printer(console, as_json))
+    printed = _Counter(_printer(console, as_json))
     ended = threading.Event()
     failure: list[Exception] = []
 
