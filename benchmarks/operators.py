@@ -29,7 +29,7 @@ from reactivex.scheduler import ThreadPoolScheduler
 from reactivex.subject import Subject
 
 from confighub import ConfigChange, ConfigDiff, ConfigHub, TracePoint, config_hash
-from confighub._diffing import build_index
+from confighub.events._diffing import build_index
 from confighub.operators import conflate, debounce_changes
 
 WAIT = 60.0

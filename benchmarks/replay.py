@@ -28,7 +28,7 @@ from reactivex.scheduler import HistoricalScheduler, VirtualTimeScheduler
 from reactivex.testing import TestScheduler
 
 from confighub import ConfigChange, TracePoint, config_hash
-from confighub.recording import Recorder, read_tape, replay
+from confighub.tapes import Recorder, read_tape, replay
 
 SECOND = 1_000_000_000
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from confighub import ConfigChange, TracePoint, config_hash
-from confighub._render import change_record
 from confighub.cli import main
-from confighub.recording import Recorder, read_tape
+from confighub.cli._render import change_record
 from confighub.server import HubServer, MemoryStore
+from confighub.tapes import Recorder, read_tape
 from tests.waiting import TIMEOUT, wait_until
 
 SECOND = 1_000_000_000

@@ -93,7 +93,7 @@ def test_watch_reports_refused_credentials_on_stderr(
     [
         (["watch", "x:1", "--token", "a", "--basic", "u:p"], "not both"),
         (["watch", "x:1", "--basic", "nocolon"], "USER:PASS"),
-        (["serve", "{file}", "--tls-cert", "{file}"], "go together"),
+        (["serve", "{file}", "--tls-cert", "{file}"], "TLS needs both --tls-cert and --tls-key"),
     ],
 )
 def test_bad_options_exit_2_with_a_usage_message(

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from confighub import ConfigChange, TracePoint, config_hash
-from confighub._virtual import Recording
-from confighub.recording._frames import to_dataframe
+from confighub.notebook import to_dataframe
+from confighub.virtual import VirtualRun
 from tests.chains import SECOND, chain
 
 T0 = 1_700_000_000_000_000_000  # 2023-11-14 22:13:20 UTC, in ns
@@ -184,8 +184,8 @@ def test_empty_input_gives_an_empty_frame_with_the_same_columns_and_dtypes(
 
 
 def test_a_recording_gives_the_frame_of_its_values() -> None:
-    """A Recording is read through its values: virtual times are dropped, ts is kept."""
-    recording = Recording([(1.0, CHANGES[0]), (3.0, CHANGES[1])], 5.0, None)
+    """A VirtualRun is read through its values: virtual times are dropped, ts is kept."""
+    recording = VirtualRun([(1.0, CHANGES[0]), (3.0, CHANGES[1])], 5.0, None)
 
     pd.testing.assert_frame_equal(to_dataframe(recording), to_dataframe(CHANGES[:2]))
     pd.testing.assert_frame_equal(

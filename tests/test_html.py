@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 
 from confighub import ConfigChange, ConfigDiff, TracePoint
-from confighub._html import MAX_ROWS, change_html, diff_html
+from confighub.events._html import MAX_ROWS, change_html, diff_html
 from confighub.testing import TracePointFactory
 
 MINUS = "\N{MINUS SIGN}"

@@ -15,9 +15,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from confighub import InvalidTracePoint
-from confighub._frozen import FrozenMap
 from confighub.model import (
     Action,
+    FrozenMap,
     LabelExpression,
     MetricDefinition,
     MetricType,

@@ -27,14 +27,8 @@ from confighub.operators import (
     stale_after,
     touching,
 )
-from confighub.testing import (
-    assert_chain,
-    assert_changes,
-    changes_from_marbles,
-    expected_changes,
-    feed_hub,
-    run_virtual,
-)
+from confighub.testing import assert_chain, assert_changes
+from confighub.virtual import changes_from_marbles, expected_changes, feed_hub, run_virtual
 
 CHECKOUT = TracePoint("checkout", "shop/checkout.py", 42)
 CHECKOUT_LOG = TracePoint("checkout", "shop/checkout.py", 42, {"log_msg": "total {total}"})
@@ -310,7 +304,7 @@ def test_hub_stale_after_turns_stale_when_the_source_never_polls(
     """A hub nobody feeds is STALE after the period; polls fed later make it FRESH."""
     feed_hub(config_hub, "--------a-a|", CONFIGS, virtual_scheduler)
     seen: list[tuple[float, Freshness]] = []
-    config_hub.stale_after(3, virtual_scheduler).subscribe(
+    config_hub.heartbeats.pipe(stale_after(3, virtual_scheduler)).subscribe(
         lambda state: seen.append((virtual_scheduler.clock, state))
     )
     virtual_scheduler.advance_to(20)

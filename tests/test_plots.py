@@ -20,14 +20,14 @@ from matplotlib.text import Annotation
 from reactivex.testing import TestScheduler
 
 from confighub import ConfigChange, TracePoint
-from confighub._virtual import Recording, changes_from_marbles, run_virtual
-from confighub.operators import debounce_changes
-from confighub.recording._plots import (
+from confighub.notebook import (
     plot_before_after,
     plot_strip,
     plot_timeline,
     record_before_after,
 )
+from confighub.operators import debounce_changes
+from confighub.virtual import VirtualRun, changes_from_marbles, run_virtual
 from tests import chains
 from tests.chains import SECOND
 
@@ -229,9 +229,9 @@ def test_timeline_of_nothing_says_no_changes() -> None:
 
 
 def test_timeline_draws_on_the_given_axes_and_reads_recordings() -> None:
-    """With ax=, that Axes is drawn on and returned; a Recording is plotted by its ts."""
+    """With ax=, that Axes is drawn on and returned; a VirtualRun is plotted by its ts."""
     fig, given = plt.subplots()
-    recording = Recording([(1.0, change) for change in chain(TIMELINE_CONFIGS)], None, None)
+    recording = VirtualRun([(1.0, change) for change in chain(TIMELINE_CONFIGS)], None, None)
 
     ax = plot_timeline(recording, ax=given)
 
@@ -247,7 +247,7 @@ def test_strip_of_recordings_puts_each_event_on_its_row_at_its_virtual_time() ->
     """Rows top to bottom in mapping order; markers at the recorded times; a diff label each."""
     scheduler = TestScheduler()
     source = run_virtual(changes_from_marbles("-a-b-c|", MARBLE_CONFIGS), scheduler)
-    later = Recording([(4.0, source.values[-1])], 9.0, None)
+    later = VirtualRun([(4.0, source.values[-1])], 9.0, None)
 
     ax = plot_strip({"source": source, "later": later})
 
@@ -305,9 +305,9 @@ def test_strip_changes_at_one_instant_share_one_label_a_line_each() -> None:
 
 def test_strip_rows_must_be_all_recordings_or_all_changes() -> None:
     """Virtual seconds and timestamps cannot share an axis: mixing them is a ValueError."""
-    recording = Recording([(1.0, chain(TIMELINE_CONFIGS)[0])], None, None)
+    recording = VirtualRun([(1.0, chain(TIMELINE_CONFIGS)[0])], None, None)
 
-    with pytest.raises(ValueError, match=r"rows mix Recordings .*\['in'\].*\['out'\]"):
+    with pytest.raises(ValueError, match=r"rows mix VirtualRuns .*\['in'\].*\['out'\]"):
         plot_strip({"in": recording, "out": chain(TIMELINE_CONFIGS)})
     with pytest.raises(ValueError, match="rows is empty"):
         plot_strip({})
@@ -364,7 +364,7 @@ def test_before_after_names_an_operator_after_its_function_or_its_factory() -> N
 
 
 def test_record_before_after_keeps_both_recordings_with_their_endings() -> None:
-    """The Recordings behind the plot: timed events, completion, and an error on both sides."""
+    """The VirtualRuns behind the plot: timed events, completion, and an error on both sides."""
     source = changes_from_marbles("-a-b-c--------d------|", MARBLE_CONFIGS)
 
     before, after = record_before_after(source, debounce_changes(3))
@@ -409,6 +409,6 @@ def test_the_modules_import_without_the_notebooks_extra() -> None:
     """Importing the frame and plot modules needs neither pandas nor matplotlib nor numpy."""
     code = (
         "import sys; sys.modules.update(pandas=None, matplotlib=None, numpy=None); "
-        "import confighub.recording._frames, confighub.recording._plots"
+        "import confighub.notebook"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -29,8 +29,8 @@ from confighub import (
     __version__,
     config_hash,
 )
-from confighub.recording import FORMAT, VERSION, Recorder, read_tape, record, replay, run_virtual
-from confighub.testing import virtual_clock
+from confighub.tapes import FORMAT, VERSION, Recorder, read_tape, record, replay
+from confighub.virtual import run_virtual, virtual_clock
 from tests.chains import SECOND, chain
 from tests.strategies import configs
 from tests.waiting import TIMEOUT
@@ -419,7 +419,7 @@ def test_bytes_and_mappings_that_look_like_their_marker_round_trip(tmp_path: Pat
 CRASHING_RECORDER = """
 import sys
 from confighub import ConfigChange, TracePoint, config_hash
-from confighub.recording import Recorder
+from confighub.tapes import Recorder
 
 recorder = Recorder(sys.argv[1], started=0)
 old, old_hash, n = (), None, 0

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from confighub import InvalidTracePoint, TracePoint, config_hash
+from confighub._internal.text import short_hash
 from confighub.exceptions import TracePointFileError
 from confighub.files import dump_tracepoints
 from confighub.server import FileStore, MemoryStore, Store, StoreState
@@ -195,7 +196,7 @@ def test_a_bad_edit_keeps_the_last_good_config_and_says_why(
     where = f"{tracepoint_file}:{line}" if line is not None else str(tracepoint_file)
     assert any(
         message.startswith(where)
-        and f"kept the last good config, hash {good.hash[:12]}…" in message
+        and f"kept the last good config, hash {short_hash(good.hash)}" in message
         for message in logged
     ), logged
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from confighub import ConfigChange, ConfigHub, SourceState, SourceStatus, TracePointFileError
+from confighub._internal.text import short_hash
 from confighub.sources import FileSource
 from tests.waiting import Recorder
 
@@ -105,7 +106,7 @@ def test_a_bad_edit_keeps_the_last_good_config(
         assert isinstance(error, TracePointFileError)
         assert (error.path, error.line) == (str(config_file), line)
         assert reason in error.reason
-        assert f"kept the last good config, hash {good}" in str(error)
+        assert f"kept the last good config, hash {short_hash(good)}" in str(error)
         assert source.last_error is error
         assert hub.current_hash == good
         assert len(changes.items) == 1

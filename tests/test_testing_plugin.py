@@ -6,14 +6,8 @@ import pytest
 from reactivex.testing import TestScheduler
 
 from confighub import ConfigChange, ConfigHub, TracePoint, config_hash
-from confighub.testing import (
-    TracePointFactory,
-    assert_chain,
-    assert_changes,
-    changes_from_marbles,
-    expected_changes,
-    run_virtual,
-)
+from confighub.testing import TracePointFactory, assert_chain, assert_changes
+from confighub.virtual import changes_from_marbles, expected_changes, run_virtual
 
 A = (TracePoint("checkout", "shop/checkout.py", 42),)
 B = (*A, TracePoint("cart", "shop/cart.py", 17))
@@ -91,8 +85,6 @@ def test_assert_chain_reports_where_the_chain_breaks() -> None:
 
 def test_marbles_naming_no_config_are_refused_at_once() -> None:
     """A misspelt letter, or a group written without commas, is an error, not a silent config."""
-    from confighub.testing import changes_from_marbles, expected_changes
-
     with pytest.raises(ValueError, match=r"name 'abc', 'd', not one of 'a', 'b' \(several"):
         changes_from_marbles("-(abc)-d", {"a": (), "b": ()})
     with pytest.raises(ValueError, match="name 'y'"):

@@ -36,13 +36,8 @@ from confighub.operators import (
     only_paths,
     removed,
 )
-from confighub.recording import (
-    changes_from_marbles,
-    plot_before_after,
-    plot_strip,
-    record_before_after,
-    run_virtual,
-)
+from confighub.notebook import plot_before_after, plot_strip, record_before_after
+from confighub.virtual import changes_from_marbles, run_virtual
 
 reactivex.__version__
 
@@ -90,7 +85,7 @@ for letter, config in configs.items():
 # the stream. Each config becomes a change from the one before it.
 #
 # `run_virtual` subscribes on a `TestScheduler`, runs it until nothing is left to do, and
-# returns a `Recording`: the events with their times in seconds, and when the stream ended.
+# returns a `VirtualRun`: the events with their times in seconds, and when the stream ended.
 # `plot_strip` draws recordings one row each.
 
 # %%
@@ -130,7 +125,7 @@ plot_before_after(source, debounce_changes(3), ax=small_axes())
 plt.show()
 
 # %% [markdown]
-# The strip is drawn from two `Recording`s. `record_before_after` returns them, for when you
+# The strip is drawn from two `VirtualRun`s. `record_before_after` returns them, for when you
 # want the data rather than the picture, as in a test.
 
 # %%

@@ -25,15 +25,9 @@ from matplotlib import pyplot as plt
 from reactivex.scheduler import HistoricalScheduler
 
 from confighub import ConfigChange, ConfigHub, TracePoint, config_hash
+from confighub.notebook import plot_before_after, plot_timeline, to_dataframe
 from confighub.operators import debounce_changes
-from confighub.recording import (
-    plot_before_after,
-    plot_timeline,
-    read_tape,
-    record,
-    replay,
-    to_dataframe,
-)
+from confighub.tapes import read_tape, record, replay
 
 TAPE = Path("data/demo.tape.jsonl")
 f"{TAPE}: {TAPE.stat().st_size:,} bytes"

@@ -17,11 +17,11 @@ from __future__ import annotations
 import abc
 import logging
 import threading
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from typing import Any, Protocol
 
+from confighub._internal.serial import SerialQueue
 from confighub.events import ConfigChange, Item
 from confighub.hub import ConfigHub, CustomFactory
 
@@ -86,8 +86,7 @@ class TracepointConfigService:
         self._listeners: tuple[ConfigUpdateListener, ...] = ()
         self._task_handler: TaskHandler | None = None
         self._lock = threading.Lock()
-        self._pending: deque[_Update] = deque()
-        self._draining = False
+        self._updates: SerialQueue[_Update] = SerialQueue(self._deliver)
         self.hub.changes.subscribe(on_next=self._on_change)
 
     # -- Deep's names ----------------------------------------------------------------------
@@ -154,40 +153,22 @@ class TracepointConfigService:
 
     def _on_change(self, change: ConfigChange) -> None:
         ts, old_hash, new_hash, old, new = change
-        if self._task_handler is None and not self._draining:
-            # Inline on the publishing thread, already serialized by the hub: no lock needed.
-            # (While a drain runs, updates queue behind it even without a handler, in order.)
-            self.update_listeners(ts, old_hash, new_hash, list(old), list(new))
-            return
-        with self._lock:
-            self._pending.append((ts, old_hash, new_hash, list(old), list(new)))
-            if self._draining:
-                return
-            self._draining = True
-            handler = self._task_handler
+        updates = self._updates
+        updates.put((ts, old_hash, new_hash, list(old), list(new)))
+        handler = self._task_handler
         if handler is None:
-            self._drain()
+            # On the publishing thread, in order; while a handler's drain runs, behind it.
+            updates.drain()
             return
+        if not updates.claim():
+            return  # a drain runs or is on its way, and delivers this update too
         try:
-            handler.submit_task(self._drain)
+            handler.submit_task(updates.run_claimed)
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException as exc:
             logger.warning("task handler refused the update (%r); delivering it inline", exc)
-            self._drain()
+            updates.run_claimed()
 
-    def _drain(self) -> None:
-        try:
-            while True:
-                with self._lock:
-                    if not self._pending:
-                        self._draining = False
-                        return
-                    update = self._pending.popleft()
-                self.update_listeners(*update)
-        except BaseException:
-            # A listener raised past isolation (Deep's own errors are BaseExceptions): what is
-            # still pending goes out, in order, with the next update instead of never.
-            with self._lock:
-                self._draining = False
-            raise
+    def _deliver(self, update: _Update) -> None:
+        self.update_listeners(*update)

@@ -5,10 +5,12 @@
     ConfigHubError
     ├── InvalidTracePoint        (also a ValueError)   a tracepoint field is wrong
     ├── TracePointFileError      (also a ValueError)   a tracepoint file cannot be used
-    ├── PollFailed                                     a poll of a Deep server failed
-    ├── ServeFailed              (also a RuntimeError) a HubServer could not start serving
     ├── TapeError                (also a ValueError)   a recorded tape cannot be replayed
-    └── HubClosed                (also a RuntimeError) the hub was closed
+    ├── PollFailed                                     a poll of a Deep server failed
+    ├── PollCancelled                                  a poll ended because its source stopped
+    ├── ServeFailed              (also a RuntimeError) a HubServer could not start serving
+    └── LifecycleError           (also a RuntimeError) used out of its start/stop order
+        └── HubClosed                                  the hub was closed
 
 Each message says what was wrong and where, so that a user can act on it.
 """
@@ -19,6 +21,8 @@ __all__ = [
     "ConfigHubError",
     "HubClosed",
     "InvalidTracePoint",
+    "LifecycleError",
+    "PollCancelled",
     "PollFailed",
     "ServeFailed",
     "TapeError",
@@ -70,6 +74,10 @@ class PollFailed(ConfigHubError):
         super().__init__(f"poll of {target} failed: {status}{reason}")
 
 
+class PollCancelled(ConfigHubError):
+    """A poll was cancelled, or refused before it went out, because its source is stopping."""
+
+
 class ServeFailed(ConfigHubError, RuntimeError):
     """A ``HubServer`` could not serve: names the address and why (for example, in use)."""
 
@@ -89,5 +97,13 @@ class TapeError(ConfigHubError, ValueError):
         super().__init__(f"{path}:{line}: {reason}")
 
 
-class HubClosed(ConfigHubError, RuntimeError):
+class LifecycleError(ConfigHubError, RuntimeError):
+    """A source, server or hub was used out of its start/stop order.
+
+    For example ``start()`` after ``stop()``, or asking a server for its port
+    before ``start()``. The message says what to do instead.
+    """
+
+
+class HubClosed(LifecycleError):
     """An update or subscription reached a hub after ``close()``."""

@@ -9,25 +9,22 @@ exactly once per subscriber, synchronously on the publishing thread.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import reprlib
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import timedelta
 from enum import StrEnum
 from typing import Any, Final, NamedTuple
 
 from reactivex import Observable, abc
 
-from confighub._aio import ObservableIterator
-from confighub._dispatch import Channel, Dispatcher
-from confighub._lifecycle import Closing
-from confighub.events import ConfigChange, Item
+from confighub._internal.aio import ObservableIterator
+from confighub._internal.dispatch import Channel, Dispatcher
+from confighub._internal.lifecycle import Closing
+from confighub.events import ConfigChange, Item, new_change
 from confighub.exceptions import HubClosed
-from confighub.model import TracePoint, config_hash
-from confighub.operators import Freshness, stale_after
+from confighub.model import TracePoint, config_hash, effective_hash
 
 __all__ = ["ConfigHub", "CustomFactory", "ObserverError", "SourceState", "SourceStatus"]
 
@@ -67,8 +64,6 @@ class ObserverError(NamedTuple):
 
 
 _VALID: Final = SourceState.VALID
-_tuple_new: Final = tuple.__new__
-"""Builds a ``ConfigChange`` from a 5-tuple without the NamedTuple constructor's overhead."""
 
 
 def _summary(event: object) -> str:
@@ -158,15 +153,6 @@ class ConfigHub(Closing):
         ``async with`` unsubscribes; closing the hub ends the iteration.
         """
         return ObservableIterator(self._with_current if with_current else self.changes)
-
-    def stale_after(
-        self, period: float | timedelta, scheduler: abc.SchedulerBase | None = None
-    ) -> Observable[Freshness]:
-        """FRESH when a poll was applied within ``period``, STALE when none was; transitions only.
-
-        The same as ``hub.heartbeats.pipe(operators.stale_after(period, scheduler))``.
-        """
-        return self.heartbeats.pipe(stale_after(period, scheduler))
 
     # -- state -----------------------------------------------------------------------------
 
@@ -331,12 +317,11 @@ class ConfigHub(Closing):
         if self._custom_hash is None:
             new_hash, new_config = self._server_hash, self._server
         else:
-            combined = f"{self._server_hash or ''}+{self._custom_hash}".encode()
-            new_hash = hashlib.sha256(combined).hexdigest()[:32]
+            new_hash = effective_hash(self._server_hash, self._custom_hash)
             new_config = self._server + tuple(item for _, item in self._custom.values())
         if new_hash == self._hash:
             return
-        change = _tuple_new(ConfigChange, (ts, self._hash, new_hash, self._config, new_config))
+        change = new_change((ts, self._hash, new_hash, self._config, new_config))
         self._hash, self._config = new_hash, new_config
         if observers := self._changes.observers:
             self._publish(observers, change, self._on_observer_error)

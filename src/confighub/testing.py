@@ -7,12 +7,10 @@ Installing confighub registers this module with pytest (entry point
 - ``config_hub``: a ``ConfigHub`` whose clock is that scheduler's, closed after the test;
 - ``make_tracepoint``: builds valid ``TracePoint`` values with fresh ids and lines.
 
-And helpers usable with or without the fixtures: ``changes_from_marbles``
-(a marble string plus configs → a stream of ``ConfigChange``),
-``expected_changes`` (the same for what a test expects), ``run_virtual``
-(subscribe and run the scheduler), ``feed_hub`` (drive a real hub from
-marbles) and the assertions ``assert_changes`` and ``assert_chain``, which
-compare by hashes and diffs and name configs by their marble letters.
+And two assertions, ``assert_changes`` and ``assert_chain``, which compare
+by hashes and diffs and name configs by their marble letters. The marble and
+virtual-time helpers they work with (``changes_from_marbles``,
+``expected_changes``, ``run_virtual``, ``feed_hub``) are in ``confighub.virtual``.
 """
 
 from __future__ import annotations
@@ -24,33 +22,18 @@ from typing import Any, Protocol
 import pytest
 from reactivex.testing import TestScheduler
 
-from confighub._narrow import view_hash
-from confighub._virtual import (
-    Configs,
-    Recording,
-    Timed,
-    changes_from_marbles,
-    expected_changes,
-    feed_hub,
-    run_virtual,
-    virtual_clock,
-)
+from confighub._internal.text import short_hash
 from confighub.events import ConfigChange
 from confighub.hub import ConfigHub
-from confighub.model import TracePoint
+from confighub.model import TracePoint, view_hash
+from confighub.virtual import Configs, Timed, VirtualRun, virtual_clock
 
 __all__ = [
-    "Recording",
     "TracePointFactory",
     "assert_chain",
     "assert_changes",
-    "changes_from_marbles",
     "config_hub",
-    "expected_changes",
-    "feed_hub",
     "make_tracepoint",
-    "run_virtual",
-    "virtual_clock",
     "virtual_scheduler",
 ]
 
@@ -70,7 +53,7 @@ class TracePointFactory(Protocol):
 
 
 def assert_changes(
-    actual: Sequence[ConfigChange] | Sequence[Timed] | Recording[ConfigChange],
+    actual: Sequence[ConfigChange] | Sequence[Timed] | VirtualRun[ConfigChange],
     expected: Sequence[ConfigChange] | Sequence[Timed],
     *,
     names: Configs | None = None,
@@ -80,7 +63,7 @@ def assert_changes(
     ``ts`` is not compared. ``names`` (the configs given to the marbles) lets
     the failure message call configs by their letters.
     """
-    got = actual.events if isinstance(actual, Recording) else list(actual)
+    got = actual.events if isinstance(actual, VirtualRun) else list(actual)
     want = list(expected)
     letters = {view_hash(tuple(config)): name for name, config in (names or {}).items()}
     timed = bool(got and want and isinstance(got[0][0], float) and isinstance(want[0][0], float))
@@ -102,9 +85,9 @@ def assert_changes(
         )
 
 
-def assert_chain(changes: Sequence[ConfigChange] | Recording[ConfigChange]) -> None:
+def assert_chain(changes: Sequence[ConfigChange] | VirtualRun[ConfigChange]) -> None:
     """Assert that each change starts where the previous one ended (hash and config)."""
-    items = changes.values if isinstance(changes, Recording) else list(changes)
+    items = changes.values if isinstance(changes, VirtualRun) else list(changes)
     for index, (a, b) in enumerate(itertools.pairwise(items), start=1):
         if b.old_hash != a.new_hash or b.old != a.new:
             pytest.fail(
@@ -141,7 +124,7 @@ def _describe(event: Any, letters: Mapping[str, str]) -> str:
     def name(config_hash: str | None) -> str:
         if config_hash is None:
             return "None"
-        return letters.get(config_hash, config_hash[:8])
+        return letters.get(config_hash, short_hash(config_hash))
 
     parts = [f"+{key}" for key in diff.added]
     parts += [f"-{key}" for key in diff.removed]

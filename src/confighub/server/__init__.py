@@ -8,9 +8,9 @@
 ``HubServer`` answers ``PollConfig.poll`` with UPDATE or NO_CHANGE by hash,
 holds polls that send the ``HOLD_METADATA_KEY`` metadata until the config
 changes, serves targeted tracepoints only to matching resources, and accepts
-``SnapshotService.send``. Stores: ``MemoryStore`` (set from code) and
-``FileStore`` (follows a YAML or JSON file); any object with the ``Store``
-protocol will do.
+``SnapshotService.send``. It serves from a store (``confighub.stores``, whose
+``MemoryStore``, ``FileStore``, ``Store`` and ``StoreState`` are re-exported
+here); any object with the ``Store`` protocol will do.
 
 Targeting: a tracepoint whose ``targeting`` is empty goes to every client;
 otherwise to clients whose resource attributes match every targeting key. A
@@ -22,10 +22,9 @@ by key, and an array attribute matches when any of its items does (details in
 
 from __future__ import annotations
 
-from confighub._protocol import HOLD_METADATA_KEY
+from confighub._wire.keys import HOLD_METADATA_KEY
 from confighub.server._hub_server import DEFAULT_MAX_MESSAGE_SIZE, HubServer, ServerStats
-from confighub.server.file_store import FileStore
-from confighub.server.stores import MemoryStore, Store, StoreState
+from confighub.stores import FileStore, MemoryStore, Store, StoreState
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",

@@ -12,9 +12,11 @@ import base64
 import hmac
 from typing import Final
 
-__all__ = ["AUTHORIZATION_KEY", "Authenticator"]
+from confighub._wire.credentials import check_credentials
+from confighub._wire.keys import AUTHORIZATION_KEY
 
-AUTHORIZATION_KEY: Final = "authorization"
+__all__ = ["Authenticator"]
+
 _SEPARATORS: Final = (" ", "%20")
 
 
@@ -25,10 +27,7 @@ class Authenticator:
     """
 
     def __init__(self, *, token: str | None = None, basic: str | None = None) -> None:
-        if token is not None and not token:
-            raise ValueError("token must not be empty (pass None for no token)")
-        if basic is not None and ":" not in basic:
-            raise ValueError("basic must be 'user:password' (no ':' found)")
+        check_credentials(token, basic, allow_both=True)
         if token is None and basic is None:
             raise ValueError("an Authenticator needs a token, basic credentials or both")
         self._accepted: dict[str, bytes] = {}

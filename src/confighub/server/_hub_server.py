@@ -21,11 +21,12 @@ from typing import Any, Final, NamedTuple, Self
 
 import grpc
 
-from confighub._lifecycle import StartStop
-from confighub.exceptions import ServeFailed
+from confighub._internal.lifecycle import StartStop
+from confighub._wire.credentials import check_tls_pair
+from confighub.exceptions import LifecycleError, ServeFailed
 from confighub.server._auth import Authenticator
-from confighub.server._service import PollService
-from confighub.server.stores import Store, StoreState
+from confighub.server._poll_service import PollService
+from confighub.stores import Store, StoreState
 
 __all__ = ["HubServer", "ServerStats"]
 
@@ -89,8 +90,7 @@ class HubServer(StartStop):
             raise ValueError(f"max_hold must be a finite number of seconds >= 0, got {max_hold!r}")
         if max_message_size <= 0:
             raise ValueError(f"max_message_size must be > 0 bytes, got {max_message_size!r}")
-        if (tls_cert is None) != (tls_key is None):
-            raise ValueError("TLS needs both tls_cert and tls_key, or neither")
+        check_tls_pair(tls_cert, tls_key)
         self._store = store
         self._host = host
         self._requested_port = port
@@ -134,7 +134,7 @@ class HubServer(StartStop):
     def port(self) -> int:
         """The port the server listens on (known once started)."""
         if self._port == _UNSET_PORT:
-            raise RuntimeError("the HubServer has no port until start() is called")
+            raise LifecycleError("the HubServer has no port until start() is called")
         return self._port
 
     @property
@@ -157,12 +157,14 @@ class HubServer(StartStop):
     def start(self) -> Self:
         """Bind and serve from a background thread; return once serving. Idempotent.
 
-        Raises ``ServeFailed`` (a ``RuntimeError``) if the address cannot be bound, and
-        ``RuntimeError`` if the server was stopped.
+        Raises ``ServeFailed`` if the address cannot be bound, and ``LifecycleError``
+        if the server was stopped (both are ``RuntimeError`` too).
         """
         with self._lifecycle:
             if self._stopped:
-                raise RuntimeError("a stopped HubServer cannot be started again; create a new one")
+                raise LifecycleError(
+                    "a stopped HubServer cannot be started again; create a new one"
+                )
             if self._thread is not None:
                 return self
             self._thread = threading.Thread(target=self._run, name="confighub-server", daemon=True)

@@ -15,7 +15,9 @@ A targeting value matches an attribute value as follows:
 - an array attribute matches when any of its items does: ``zone: a`` matches
   a resource whose ``zone`` is ``[a, b]``.
 
-A key-value-list attribute never equals a scalar.
+A key-value-list attribute never equals a scalar, and an attribute whose value
+does not decode (an ``AnyValue`` with nothing set, a key-value list that repeats
+a key) matches nothing.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from confighub._wire.anyvalue import AnyValueError, decode
 from confighub.model import TargetValue
 
 __all__ = ["Attributes", "matches", "resource_attributes"]
@@ -30,28 +33,19 @@ __all__ = ["Attributes", "matches", "resource_attributes"]
 Attributes = Mapping[str, object]
 """A client's resource attributes, decoded from ``AnyValue`` to Python values."""
 
-_SCALAR_CASES: Final = frozenset(
-    {"string_value", "bool_value", "int_value", "double_value", "bytes_value"}
-)
-_MISSING: Final = object()
+_UNREADABLE: Final = object()
+"""An attribute whose ``AnyValue`` does not decode: present, but equal to no targeting value."""
 
 
 def resource_attributes(resource: Any) -> dict[str, object]:
     """Decode a deep-proto ``Resource``'s attributes; a repeated key keeps its last value."""
-    return {kv.key: _decode(kv.value) for kv in resource.attributes}
-
-
-def _decode(value: Any) -> object:
-    case = value.WhichOneof("value")
-    if case in _SCALAR_CASES:
-        scalar: object = getattr(value, case)
-        return scalar
-    if case == "array_value":
-        return tuple(_decode(item) for item in value.array_value.values)
-    if case == "kvlist_value":
-        return {kv.key: _decode(kv.value) for kv in value.kvlist_value.values}
-    # An AnyValue with nothing set: present, but equal to no targeting value.
-    return _MISSING
+    attributes: dict[str, object] = {}
+    for kv in resource.attributes:
+        try:
+            attributes[kv.key] = decode(kv.value)
+        except AnyValueError:
+            attributes[kv.key] = _UNREADABLE
+    return attributes
 
 
 def matches(targeting: Mapping[str, TargetValue], attributes: Attributes) -> bool:
@@ -73,7 +67,7 @@ def _value_matches(wanted: object, actual: object) -> bool:
 
 
 def _scalar_equal(wanted: object, actual: object) -> bool:
-    if isinstance(actual, Mapping) or actual is _MISSING:
+    if isinstance(actual, Mapping) or actual is _UNREADABLE:
         return False
     # bool is an int in Python, but True is no more 1 here than on the wire.
     if isinstance(wanted, bool) or isinstance(actual, bool):

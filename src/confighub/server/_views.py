@@ -19,7 +19,7 @@ from deepproto.proto.poll.v1 import poll_pb2
 
 from confighub.model import TracePoint, config_hash
 from confighub.server._targeting import matches, resource_attributes
-from confighub.server.stores import StoreState
+from confighub.stores import StoreState
 
 __all__ = ["TS_FIELD_SIZE", "View", "ViewCache", "ts_field"]
 

@@ -15,10 +15,11 @@ INTERRUPTED (with the error) when they fail and the last good config is kept,
 OFF once stopped.
 """
 
+from confighub._wire.keys import HOLD_METADATA_KEY
 from confighub.sources._backoff import Backoff
-from confighub.sources._file import FileSource
-from confighub.sources._poll import GrpcPollSource
-from confighub.sources._wire import HOLD_METADATA_KEY, PollResult, RejectedTracePoint
+from confighub.sources._file_source import FileSource
+from confighub.sources._grpc_source import GrpcPollSource
+from confighub.sources._results import PollResult, RejectedTracePoint
 
 __all__ = [
     "HOLD_METADATA_KEY",

@@ -12,30 +12,78 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Final
 
 import grpc
+from deepproto.proto.common.v1 import common_pb2
 from deepproto.proto.poll.v1 import poll_pb2
+from deepproto.proto.resource.v1 import resource_pb2
 from reactivex import Observable, abc
 
-from confighub._dispatch import Channel, Dispatcher
+from confighub._internal.dispatch import Channel, Dispatcher
+from confighub._wire.anyvalue import encode_scalar
+from confighub._wire.keys import HOLD_METADATA_KEY
+from confighub.exceptions import InvalidTracePoint, PollCancelled, PollFailed
 from confighub.hub import ConfigHub
-from confighub.sources._wire import (
-    HOLD_METADATA_KEY,
-    Metadata,
-    PollResult,
-    RejectedTracePoint,
-    poll_failure,
-    read_update,
-)
+from confighub.model import TracePoint
+from confighub.sources._results import PollResult, RejectedTracePoint
 
-__all__ = ["PollCancelled", "Poller"]
+__all__ = ["Metadata", "Poller", "poll_failure", "read_update", "resource_proto"]
 
 logger = logging.getLogger("confighub")
 
+Metadata = tuple[tuple[str, str], ...]
 
-class PollCancelled(Exception):
-    """The poll was cancelled, or refused, because ``Poller.cancel()`` was called."""
+_HINTS: Final = {
+    "UNAUTHENTICATED": "the server refused the credentials; check token= or basic=",
+    "PERMISSION_DENIED": "the credentials may not poll this server",
+    "UNIMPLEMENTED": "the target does not serve Deep's PollConfig",
+    "DEADLINE_EXCEEDED": "no answer before the deadline",
+}
+
+
+def resource_proto(attributes: Mapping[str, object] | None) -> Any:
+    """Deep's ``Resource`` holding ``attributes`` (str, bool, int, float or bytes values)."""
+    key_values = []
+    for key, value in (attributes or {}).items():
+        if not isinstance(key, str):
+            raise TypeError(f"resource attribute names must be strings, got {key!r}")
+        try:
+            encoded = encode_scalar(value)
+        except TypeError:
+            raise TypeError(
+                f"resource attribute {key!r} = {value!r}: must be a str, bool, int, float or"
+                f" bytes, not {type(value).__name__}"
+            ) from None
+        key_values.append(common_pb2.KeyValue(key=key, value=encoded))
+    return resource_pb2.Resource(attributes=key_values)
+
+
+def poll_failure(target: str, error: grpc.RpcError) -> PollFailed:
+    """A ``PollFailed`` naming the gRPC status of ``error`` and what it likely means."""
+    # Every error grpc raises for a call is also a grpc.Call; read it by duck typing
+    # so that an injected stub's errors work too.
+    code_of, details_of = getattr(error, "code", None), getattr(error, "details", None)
+    code = code_of() if callable(code_of) else None
+    name = getattr(code, "name", None)
+    details = (details_of() if callable(details_of) else None) or str(error) or repr(error)
+    hint = _HINTS.get(name or "")
+    failure = PollFailed(target, name, f"{details} ({hint})" if hint else details)
+    failure.__cause__ = error
+    return failure
+
+
+def read_update(response: Any) -> tuple[tuple[TracePoint, ...], tuple[RejectedTracePoint, ...]]:
+    """The valid tracepoints of an UPDATE response, and those that failed validation."""
+    valid: list[TracePoint] = []
+    rejected: list[RejectedTracePoint] = []
+    for message in response.response:
+        try:
+            valid.append(TracePoint.from_proto(message))
+        except InvalidTracePoint as err:
+            rejected.append(RejectedTracePoint(message.ID, response.current_hash, err))
+    return tuple(valid), tuple(rejected)
 
 
 class Poller:

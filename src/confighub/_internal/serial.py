@@ -1,0 +1,144 @@
+"""One-at-a-time, in-order delivery: the loop behind every stream confighub publishes.
+
+Several mechanisms need the same guarantee: items put from any number of
+threads (or, re-entrantly, from inside a delivery) reach a consumer one at a
+time and in the order they were put, without the consumer running under any
+lock of the producer's. The hub's streams, the operators' emissions, the
+compat listeners and the store callbacks all deliver through ``SerialQueue``.
+
+Whoever finds the queue idle drains it; everyone else only appends. The
+"draining" flag is a lock taken without blocking, and the drainer looks at
+the queue once more after releasing it, so an item put while it was letting
+go is never stranded.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Final, Generic, NamedTuple, TypeVar
+
+from reactivex import abc
+
+__all__ = ["COMPLETED", "Failed", "SerialEmitter", "SerialQueue", "notify"]
+
+_T = TypeVar("_T")
+
+
+COMPLETED: Final = object()
+"""Put in place of a value to complete the observer it goes to."""
+
+
+class Failed(NamedTuple):
+    """Put in place of a value to end the observer it goes to with ``error``."""
+
+    error: Exception
+
+
+def notify(observer: abc.ObserverBase[Any], value: Any) -> None:
+    """Deliver ``value`` to ``observer``: a value, ``COMPLETED`` or a ``Failed``."""
+    if value is COMPLETED:
+        observer.on_completed()
+    elif type(value) is Failed:
+        observer.on_error(value.error)
+    else:
+        observer.on_next(value)
+
+
+class SerialQueue(Generic[_T]):
+    """Hands items to ``deliver`` one at a time, in the order they were put.
+
+    ``put`` only appends; ``drain`` delivers what is queued unless another
+    thread (or an outer frame of this one) is delivering already, in which case
+    that one delivers it. ``submit`` is both. To drain on another thread (a task
+    handler's), ``claim`` the queue and hand ``run_claimed`` over: until it has
+    run, every ``drain`` leaves the items to it. If ``deliver`` raises, the
+    exception reaches whoever drained, and what is still queued waits for the
+    next ``drain``.
+    """
+
+    __slots__ = ("_deliver", "_idle", "_queue")
+
+    def __init__(self, deliver: Callable[[_T], object]) -> None:
+        self._deliver = deliver
+        self._queue: deque[_T] = deque()
+        # Held while some thread drains: taken without blocking, so a nested put never waits
+        # on it, and released by whichever thread ran the drain.
+        self._idle = threading.Lock()
+
+    def put(self, item: _T) -> None:
+        """Queue ``item`` behind everything put before it."""
+        self._queue.append(item)
+
+    def submit(self, item: _T) -> None:
+        """Queue ``item`` and deliver what is queued, unless a delivery is in progress."""
+        self._queue.append(item)
+        self.drain()
+
+    def drain(self) -> None:
+        """Deliver what is queued, in order, unless a delivery is already in progress."""
+        while self._queue and self._idle.acquire(False):
+            self._run()
+
+    def claim(self) -> bool:
+        """Take the right to drain, for ``run_claimed``; False when a drain runs or is claimed."""
+        return self._idle.acquire(False)
+
+    def run_claimed(self) -> None:
+        """Drain after a successful ``claim``, on any thread."""
+        self._run()
+        self.drain()
+
+    def _run(self) -> None:
+        queue, deliver = self._queue, self._deliver
+        try:
+            while queue:
+                deliver(queue.popleft())
+        finally:
+            # Whoever puts an item after the last look at the queue and before this release
+            # found the queue claimed; the caller's next ``drain`` delivers it.
+            self._idle.release()
+
+
+class SerialEmitter(abc.ObserverBase[_T]):
+    """An observer that passes notifications on to ``observer`` one at a time, in order.
+
+    For operators that emit from a timer thread as well as from the publishing
+    thread. ``put`` queues a notification (a value, ``COMPLETED`` or a
+    ``Failed``) without delivering it, so an operator can queue under its own
+    lock, in the order of its state changes, and ``drain`` after releasing it.
+    No lock is held while ``observer`` runs. After an error or a completion,
+    further notifications are dropped.
+    """
+
+    def __init__(self, observer: abc.ObserverBase[_T]) -> None:
+        self._queue: SerialQueue[Any] = SerialQueue(lambda value: notify(observer, value))
+        self._lock = threading.Lock()
+        self._stopped = False
+
+    def on_next(self, value: _T) -> None:
+        """Deliver ``value`` after everything given before it."""
+        self.put(value)
+        self.drain()
+
+    def on_error(self, error: Exception) -> None:
+        """End the stream with ``error`` after everything given before it."""
+        self.put(Failed(error))
+        self.drain()
+
+    def on_completed(self) -> None:
+        """Complete the stream after everything given before it."""
+        self.put(COMPLETED)
+        self.drain()
+
+    def put(self, value: Any) -> None:
+        """Queue a notification without delivering it; ``drain()`` delivers."""
+        with self._lock:
+            if not self._stopped:
+                self._stopped = value is COMPLETED or type(value) is Failed
+                self._queue.put(value)
+
+    def drain(self) -> None:
+        """Deliver what is queued, unless another thread is already doing so."""
+        self._queue.drain()

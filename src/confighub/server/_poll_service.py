@@ -1,0 +1,201 @@
+"""The RPC handlers of ``HubServer``: ``PollConfig.poll``, long polls, ``SnapshotService.send``.
+
+Everything here runs on the server's event loop, so its state needs no lock.
+A held poll is a suspended coroutine waiting on one future shared by every
+held poll: a store change resolves that future (waking them all at once) and
+puts a fresh one in its place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Callable
+from typing import Any, Final
+
+import grpc
+from deepproto.proto.poll.v1 import poll_pb2
+from deepproto.proto.tracepoint.v1 import tracepoint_pb2
+
+from confighub._wire.keys import AUTHORIZATION_KEY, HOLD_METADATA_KEY
+from confighub.server._auth import Authenticator
+from confighub.server._views import TS_FIELD_SIZE, View, ViewCache, ts_field
+from confighub.stores import Store
+
+__all__ = ["PollService"]
+
+logger = logging.getLogger("confighub")
+
+# Answer a held poll this long before the client's deadline, so the NO_CHANGE
+# reaches it before the client gives up on the call.
+_DEADLINE_MARGIN: Final = 0.25
+_SNAPSHOT_RESPONSE: Final[bytes] = tracepoint_pb2.SnapshotResponse().SerializeToString()
+
+
+def _as_is(body: bytes) -> bytes:
+    return body
+
+
+class PollService:
+    """Serves a store's config to pollers and hands snapshots to ``on_snapshot``."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        authenticator: Authenticator | None,
+        max_hold: float,
+        max_message_size: int,
+        on_snapshot: Callable[[Any], object] | None,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self._store = store
+        self._authenticator = authenticator
+        self._max_hold = max_hold
+        self._max_message_size = max_message_size
+        self._on_snapshot = on_snapshot
+        self._clock = clock
+        self._views = ViewCache(store.state)
+        self._changed: asyncio.Future[None] | None = None
+        self._closing = False
+        self.polls = 0
+        self.holds = 0
+        self.held = 0
+        self.snapshots = 0
+
+    @property
+    def serializations(self) -> int:
+        """How many response bodies were serialized so far."""
+        return self._views.serializations
+
+    def handlers(self) -> tuple[Any, ...]:
+        """The generic RPC handlers to add to a ``grpc.aio`` server."""
+        poll = grpc.unary_unary_rpc_method_handler(
+            self.poll,
+            request_deserializer=poll_pb2.PollRequest.FromString,
+            response_serializer=_as_is,
+        )
+        send = grpc.unary_unary_rpc_method_handler(
+            self.send,
+            request_deserializer=tracepoint_pb2.Snapshot.FromString,
+            response_serializer=_as_is,
+        )
+        return (
+            grpc.method_handlers_generic_handler(
+                "deepproto.proto.poll.v1.PollConfig", {"poll": poll}
+            ),
+            grpc.method_handlers_generic_handler(
+                "deepproto.proto.tracepoint.v1.SnapshotService", {"send": send}
+            ),
+        )
+
+    def open(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Bind to the server's event loop; call on it before serving."""
+        self._changed = loop.create_future()
+
+    def refresh(self) -> None:
+        """Catch up with the store; on a change, wake every held poll. Call on the loop."""
+        state = self._store.state
+        if state.version == self._views.version:
+            return
+        self._views.update(state)
+        self._wake_all()
+
+    def close(self) -> None:
+        """Answer every held poll now (NO_CHANGE unless its config changed) and hold no more."""
+        self._closing = True
+        self._wake_all()
+
+    def _wake_all(self) -> None:
+        changed = self._changed
+        if changed is not None:
+            self._changed = changed.get_loop().create_future()
+            changed.set_result(None)
+
+    async def poll(self, request: Any, context: Any) -> bytes:
+        """Answer a ``PollRequest``: UPDATE, NO_CHANGE, or hold it first if the client asked."""
+        metadata = dict(context.invocation_metadata() or ())
+        await self._authenticate(metadata, context)
+        hold = await self._hold_time(metadata.get(HOLD_METADATA_KEY), context)
+        self.polls += 1
+        self.refresh()
+        view = self._views.view_for(request.resource)
+        if view.hash == request.current_hash and hold > 0:
+            view = await self._held(request, view, hold)
+        if view.hash == request.current_hash:
+            return ts_field(self._clock()) + view.no_change
+        body = self._views.update_body(view)
+        if len(body) + TS_FIELD_SIZE > self._max_message_size:
+            await self._refuse_too_large(view, len(body) + TS_FIELD_SIZE, context)
+        return ts_field(self._clock()) + body
+
+    async def _held(self, request: Any, view: View, hold: float) -> View:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + hold
+        self.holds += 1
+        self.held += 1
+        try:
+            while not self._closing and self._changed is not None:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                # asyncio.wait, unlike wait_for, never cancels the shared future on timeout.
+                done, _ = await asyncio.wait((self._changed,), timeout=remaining)
+                if not done:
+                    break
+                view = self._views.view_for(request.resource)
+                if view.hash != request.current_hash:
+                    break
+        finally:
+            self.held -= 1
+        return view
+
+    async def _hold_time(self, value: str | None, context: Any) -> float:
+        if value is None:
+            return 0.0
+        try:
+            hold = float(value)
+        except ValueError:
+            hold = math.nan
+        if not hold >= 0:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"'{HOLD_METADATA_KEY}' metadata must be a number of seconds >= 0, got {value!r}",
+            )
+        hold = min(hold, self._max_hold)
+        remaining = context.time_remaining()
+        if remaining is not None:
+            hold = min(hold, max(0.0, remaining - _DEADLINE_MARGIN))
+        return hold
+
+    async def _authenticate(self, metadata: dict[str, Any], context: Any) -> None:
+        if self._authenticator is None:
+            return
+        refusal = self._authenticator.refusal(metadata.get(AUTHORIZATION_KEY))
+        if refusal is not None:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, refusal)
+
+    async def _refuse_too_large(self, view: View, size: int, context: Any) -> None:
+        message = (
+            f"the config for this client ({len(view.tracepoints)} tracepoints, hash {view.hash})"
+            f" is {size} bytes, over the server's max_message_size of {self._max_message_size};"
+            " raise max_message_size (and the client's receive limit) or serve fewer tracepoints"
+        )
+        if not view.too_large_logged:
+            view.too_large_logged = True
+            logger.error("%s", message)
+        await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, message)
+
+    async def send(self, snapshot: Any, context: Any) -> bytes:
+        """Accept a ``Snapshot`` from an agent and hand it to ``on_snapshot``."""
+        metadata = dict(context.invocation_metadata() or ())
+        await self._authenticate(metadata, context)
+        self.snapshots += 1
+        if self._on_snapshot is not None:
+            try:
+                self._on_snapshot(snapshot)
+            except Exception:
+                logger.exception("on_snapshot callback %r raised", self._on_snapshot)
+        return _SNAPSHOT_RESPONSE

@@ -1,0 +1,23 @@
+"""Stores: where a config lives, and how its changes reach those who serve or apply it.
+
+A store holds the current config as a ``StoreState`` (a version, the
+tracepoints and their hash) and tells subscribers when it changes. ``HubServer``
+serves from any object with the ``Store`` protocol; ``FileSource`` applies a
+``FileStore`` to a hub. ``MemoryStore`` is set from code (and is the store to
+use in tests); ``FileStore`` follows a YAML or JSON file and keeps the last good
+config through a bad edit.
+"""
+
+from confighub.stores._file import FileStore
+from confighub.stores._memory import MemoryStore
+from confighub.stores._store import Store, StoreBase, StoreCallback, StoreListeners, StoreState
+
+__all__ = [
+    "FileStore",
+    "MemoryStore",
+    "Store",
+    "StoreBase",
+    "StoreCallback",
+    "StoreListeners",
+    "StoreState",
+]

@@ -1,0 +1,130 @@
+"""``FileStore``: serve the tracepoints of a YAML or JSON file, reloaded on every edit.
+
+A bad edit never reaches clients: the store keeps serving the last good config,
+logs what was wrong and where (file, line, reason, and the hash it kept), and
+exposes the error until a good edit clears it. Edits are best made atomically
+(write a temporary file, then ``os.replace`` it over the real one); a torn write
+seen half-way is reported, then mended by the event of the write that completes it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from confighub._internal.filewatch import FileWatcher
+from confighub._internal.lifecycle import Closing
+from confighub._internal.text import short_hash
+from confighub.exceptions import TracePointFileError
+from confighub.files import load_tracepoints
+from confighub.model import config_hash
+from confighub.stores._store import StoreBase, StoreListeners, StoreState
+
+__all__ = ["FileStore"]
+
+logger = logging.getLogger("confighub")
+
+
+class FileStore(StoreBase, Closing):
+    """A store that follows a tracepoint file (see ``confighub.files`` for the format).
+
+    The file is read at construction, and a bad file then raises
+    ``TracePointFileError``. With ``watch=True`` (the default) a background
+    thread reloads it after each change until ``close()``; with ``watch=False``
+    it is reloaded only by ``reload()``. ``on_error(err)`` is called, on the
+    reloading thread, with each ``TracePointFileError`` of a bad edit; the latest
+    is also kept in ``error`` until the file is good again. ``on_reload(state)``
+    is called after every good read, changed or not, in the order of the reads
+    (``FileSource`` applies each one to its hub).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        watch: bool = True,
+        on_error: Callable[[TracePointFileError], None] | None = None,
+        on_reload: Callable[[StoreState], None] | None = None,
+        debounce_ms: int = 50,
+    ) -> None:
+        self.path = Path(path)
+        self._on_error = on_error
+        self._on_reload = on_reload
+        self._lock = threading.Lock()
+        self._reload_lock = threading.Lock()
+        tracepoints = load_tracepoints(self.path)
+        self._state = StoreState(0, tracepoints, config_hash(tracepoints))
+        self._error: TracePointFileError | None = None
+        self._listeners = StoreListeners(lambda: self._state)
+        self._watcher: FileWatcher | None = None
+        if watch:
+            self._watcher = FileWatcher(self.path, self._file_changed, debounce_ms=debounce_ms)
+            self._watcher.start()
+            # An edit made between the first read and the watch being in place is not
+            # lost: read once more now that every later edit will be seen.
+            self.reload()
+
+    def __repr__(self) -> str:
+        state = self._state
+        status = "ok" if self._error is None else f"error: {self._error}"
+        return (
+            f"FileStore({str(self.path)!r}, version={state.version}, hash={state.hash}, {status})"
+        )
+
+    @property
+    def error(self) -> TracePointFileError | None:
+        """Why the file's latest content was refused, or None when it is being served."""
+        return self._error
+
+    def reload(self) -> bool:
+        """Read the file now; return True if it was good (and is now served).
+
+        A bad file changes nothing that is served: it is logged, stored in
+        ``error`` and passed to ``on_error``.
+        """
+        with self._reload_lock:
+            try:
+                tracepoints = load_tracepoints(self.path)
+            except TracePointFileError as err:
+                self._refuse(err)
+                return False
+            new_hash = config_hash(tracepoints)
+            with self._lock:
+                old = self._state
+                if new_hash != old.hash:
+                    self._state = StoreState(old.version + 1, tracepoints, new_hash)
+            if self._error is not None:
+                logger.info("%s is valid again; serving hash %s", self.path, new_hash)
+            self._error = None
+            _call(self._on_reload, self._state)
+        self._listeners.publish()
+        return True
+
+    def close(self) -> None:
+        """Stop watching the file and join the watching thread; idempotent."""
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            watcher.stop()
+
+    def _file_changed(self) -> None:
+        # The watcher's callback: ``reload`` reports a bad edit itself.
+        self.reload()
+
+    def _refuse(self, err: TracePointFileError) -> None:
+        self._error = err
+        kept = short_hash(self._state.hash)
+        logger.error("%s; kept the last good config, hash %s", err, kept)
+        _call(self._on_error, err)
+
+
+def _call(callback: Callable[[Any], object] | None, value: object) -> None:
+    # A callback's failure is its own: the store goes on serving.
+    if callback is not None:
+        try:
+            callback(value)
+        except Exception:
+            logger.exception("FileStore callback %r raised", callback)

@@ -1,0 +1,83 @@
+"""``MemoryStore``: a store set from code, the one to use in tests."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+
+from confighub.exceptions import InvalidTracePoint
+from confighub.model import TracePoint, config_hash
+from confighub.stores._store import StoreBase, StoreListeners, StoreState
+
+__all__ = ["MemoryStore"]
+
+
+class MemoryStore(StoreBase):
+    """A thread-safe store set from code: ``set``, ``add`` and ``remove`` tracepoints.
+
+    Tracepoint ids are unique within the store; ``set`` with a repeated id
+    raises ``InvalidTracePoint`` and changes nothing.
+    """
+
+    def __init__(self, tracepoints: Iterable[TracePoint] = ()) -> None:
+        self._lock = threading.Lock()
+        initial = _unique(tuple(tracepoints))
+        self._state = StoreState(0, initial, config_hash(initial))
+        self._listeners = StoreListeners(lambda: self._state)
+
+    def __repr__(self) -> str:
+        state = self._state
+        size = len(state.tracepoints)
+        return f"MemoryStore(version={state.version}, hash={state.hash}, {size} tracepoints)"
+
+    def set(self, tracepoints: Iterable[TracePoint]) -> StoreState:
+        """Replace the whole config; return the resulting state."""
+        new = _unique(tuple(tracepoints))
+        return self._replace(lambda _: new)
+
+    def add(self, tp: TracePoint) -> StoreState:
+        """Add ``tp``, or replace the tracepoint with its id in place; return the new state."""
+
+        def added(old: tuple[TracePoint, ...]) -> tuple[TracePoint, ...]:
+            if any(item.id == tp.id for item in old):
+                return tuple(tp if item.id == tp.id else item for item in old)
+            return (*old, tp)
+
+        return self._replace(added)
+
+    def remove(self, tp_id: str) -> bool:
+        """Remove the tracepoint with id ``tp_id``; return whether there was one."""
+        found = False
+
+        def removed(old: tuple[TracePoint, ...]) -> tuple[TracePoint, ...]:
+            nonlocal found
+            kept = tuple(item for item in old if item.id != tp_id)
+            found = len(kept) != len(old)
+            return kept
+
+        self._replace(removed)
+        return found
+
+    def _replace(
+        self, change: Callable[[tuple[TracePoint, ...]], tuple[TracePoint, ...]]
+    ) -> StoreState:
+        with self._lock:
+            old = self._state
+            new = change(old.tracepoints)
+            new_hash = config_hash(new)
+            if new_hash != old.hash:
+                self._state = StoreState(old.version + 1, new, new_hash)
+            state = self._state
+        self._listeners.publish()
+        return state
+
+
+def _unique(tracepoints: tuple[TracePoint, ...]) -> tuple[TracePoint, ...]:
+    seen: set[str] = set()
+    for tp in tracepoints:
+        if not isinstance(tp, TracePoint):
+            raise TypeError(f"a store holds TracePoint objects, got {type(tp).__name__}")
+        if tp.id in seen:
+            raise InvalidTracePoint(tp.id, "id", tp.id, "is used by two tracepoints of the config")
+        seen.add(tp.id)
+    return tracepoints
