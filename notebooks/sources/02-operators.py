@@ -26,6 +26,7 @@ from reactivex import Observable
 from reactivex.testing import TestScheduler
 
 from confighub import ConfigChange, TracePoint
+from confighub.notebook import plot_before_after, plot_strip, record_before_after
 from confighub.operators import (
     added,
     changed,
@@ -36,7 +37,6 @@ from confighub.operators import (
     only_paths,
     removed,
 )
-from confighub.notebook import plot_before_after, plot_strip, record_before_after
 from confighub.virtual import changes_from_marbles, run_virtual
 
 reactivex.__version__
