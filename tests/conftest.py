@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from confighub import ConfigHub
-from tests.poll_server import PollServer, PollServicer
+from tests.support.poll_server import PollServer, PollServicer
 
 # CI machines are shared and noisy: a slow example is not a failure, so no per-example
 # deadline. Properties still run their full number of examples.

@@ -1,0 +1,1 @@
+"""Helpers shared by the test packages: each lives here once and is imported where it is used."""
