@@ -118,11 +118,7 @@ class TracepointConfigService:
         new_config: list[Item],
     ) -> None:
         """Call every listener with one change; a listener that raises is logged and skipped."""
-        for listener in self._listeners:
-            try:
-                listener.config_change(ts, old_hash, current_hash, old_config, new_config)
-            except Exception as exc:
-                self.hub.report_error(listener, exc, (ts, old_hash, current_hash))
+        self._deliver((ts, old_hash, current_hash, old_config, new_config))
 
     @property
     def current_config(self) -> list[Item]:
@@ -154,12 +150,18 @@ class TracepointConfigService:
     def _on_change(self, change: ConfigChange) -> None:
         ts, old_hash, new_hash, old, new = change
         updates = self._updates
-        updates.put((ts, old_hash, new_hash, list(old), list(new)))
+        update = (ts, old_hash, new_hash, list(old), list(new))
         handler = self._task_handler
         if handler is None:
-            # On the publishing thread, in order; while a handler's drain runs, behind it.
-            updates.drain()
+            if updates.claimed():
+                updates.put(update)  # a handler's drain is still running: behind it
+                updates.drain()
+            else:
+                # The hub calls this one change at a time, and only this method claims the
+                # queue, so with none claimed the update can go out at once, in order.
+                self._deliver(update)
             return
+        updates.put(update)
         if not updates.claim():
             return  # a drain runs or is on its way, and delivers this update too
         try:
@@ -171,4 +173,9 @@ class TracepointConfigService:
             updates.run_claimed()
 
     def _deliver(self, update: _Update) -> None:
-        self.update_listeners(*update)
+        ts, old_hash, current_hash, old_config, new_config = update
+        for listener in self._listeners:
+            try:
+                listener.config_change(ts, old_hash, current_hash, old_config, new_config)
+            except Exception as exc:
+                self.hub.report_error(listener, exc, update[:3])

@@ -100,7 +100,7 @@ class ConfigHub(Closing):
         self._custom_factory = custom_factory
         self._dispatcher = Dispatcher()
         self._lock = self._dispatcher.lock
-        self._publish = self._dispatcher.publish
+        self._deliver = self._dispatcher.deliver
         self._on_observer_error = self._report
         self._closed = False
         self._last_update = 0
@@ -206,7 +206,7 @@ class ConfigHub(Closing):
                 self._server = config
                 self._publish_effective(ts)
             if beats := self._heartbeats.observers:
-                self._publish(beats, ts, self._on_observer_error)
+                self._deliver((beats, ts, self._on_observer_error))
         finally:
             lock.release()
 
@@ -295,7 +295,8 @@ class ConfigHub(Closing):
             raise HubClosed("the hub is closed; create a new ConfigHub to apply updates")
 
     def _poll_applied(self, ts: int) -> None:
-        self._check_open()
+        if self._closed:  # tested here first: a call less on the hot path
+            self._check_open()
         self._last_update = ts
         if self._status.state is not _VALID:
             self._set_status(_VALID, None)
@@ -324,7 +325,7 @@ class ConfigHub(Closing):
         change = new_change((ts, self._hash, new_hash, self._config, new_config))
         self._hash, self._config = new_hash, new_config
         if observers := self._changes.observers:
-            self._publish(observers, change, self._on_observer_error)
+            self._deliver((observers, change, self._on_observer_error))
 
     def _subscribe_with_current(
         self, observer: abc.ObserverBase[ConfigChange], _: abc.SchedulerBase | None = None

@@ -23,7 +23,7 @@ from reactivex.disposable import Disposable
 
 from confighub._internal.serial import COMPLETED, SerialQueue
 
-__all__ = ["Channel", "Dispatcher", "ErrorHandler"]
+__all__ = ["Channel", "Delivery", "Dispatcher", "ErrorHandler"]
 
 _T = TypeVar("_T")
 
@@ -31,10 +31,11 @@ ErrorHandler = Callable[["abc.ObserverBase[Any]", Exception, Any], None]
 """Called with (observer, what it raised, the value it was given)."""
 
 _Observers = tuple["abc.ObserverBase[Any]", ...]
-_Delivery = tuple[_Observers, Any, ErrorHandler]
+Delivery = tuple[_Observers, Any, ErrorHandler]
+"""What one publish delivers: to these observers, this value, reporting errors there."""
 
 
-def _deliver(delivery: _Delivery) -> None:
+def _deliver(delivery: Delivery) -> None:
     observers, value, on_error = delivery
     if value is COMPLETED:
         for observer in observers:
@@ -56,14 +57,13 @@ class Dispatcher:
     def __init__(self) -> None:
         self.lock = threading.RLock()
         """Held while the owner changes state and delivers; reentrant for observers."""
-        self._queue: SerialQueue[_Delivery] = SerialQueue(_deliver)
+        self.deliver: Callable[[Delivery], None] = SerialQueue(_deliver, serialized=True).submit
+        """Deliver ``(observers, value or COMPLETED, on_error)`` now, or after the delivery
+        in progress; the caller holds ``lock``, which orders deliveries between threads."""
 
     def publish(self, observers: _Observers, value: Any, on_error: ErrorHandler) -> None:
-        """Deliver ``value`` (or ``COMPLETED``) now, or after the delivery in progress.
-
-        The caller holds ``lock``, which orders publishes between threads.
-        """
-        self._queue.submit((observers, value, on_error))
+        """Deliver ``value`` (or ``COMPLETED``) to ``observers``; the caller holds ``lock``."""
+        self.deliver((observers, value, on_error))
 
 
 class Channel(Generic[_T]):

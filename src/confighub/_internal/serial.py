@@ -56,30 +56,73 @@ class SerialQueue(Generic[_T]):
     run, every ``drain`` leaves the items to it. If ``deliver`` raises, the
     exception reaches whoever drained, and what is still queued waits for the
     next ``drain``.
+
+    ``serialized=True`` is for an owner whose callers all hold one lock of its
+    own (the hub's): then only a call from inside a delivery can find the queue
+    busy, and a plain flag guards it, which is cheaper than taking a lock on
+    every publish. Such a queue offers ``submit`` only.
     """
 
-    __slots__ = ("_deliver", "_idle", "_queue")
+    __slots__ = ("_busy", "_deliver", "_idle", "_queue", "claimed", "submit")
 
-    def __init__(self, deliver: Callable[[_T], object]) -> None:
+    def __init__(self, deliver: Callable[[_T], object], *, serialized: bool = False) -> None:
         self._deliver = deliver
         self._queue: deque[_T] = deque()
         # Held while some thread drains: taken without blocking, so a nested put never waits
         # on it, and released by whichever thread ran the drain.
         self._idle = threading.Lock()
+        self._busy = False
+        self.submit: Callable[[_T], None] = (
+            self._submit_serialized if serialized else self._submit_shared
+        )
+        """Deliver ``item`` after everything queued, now unless a delivery is in progress."""
+        self.claimed: Callable[[], bool] = self._idle.locked
+        """True while a drain runs or is claimed; an item put before it turns False is delivered."""
 
     def put(self, item: _T) -> None:
         """Queue ``item`` behind everything put before it."""
         self._queue.append(item)
 
-    def submit(self, item: _T) -> None:
-        """Queue ``item`` and deliver what is queued, unless a delivery is in progress."""
-        self._queue.append(item)
-        self.drain()
+    def _submit_shared(self, item: _T) -> None:
+        queue, idle = self._queue, self._idle
+        if queue or not idle.acquire(False):
+            queue.append(item)
+            self.drain()
+            return
+        # Idle with nothing queued, the usual case: ``item`` goes out without the queue.
+        deliver = self._deliver
+        try:
+            deliver(item)
+            while queue:
+                deliver(queue.popleft())
+        finally:
+            idle.release()
+        if queue:
+            self.drain()
+
+    def _submit_serialized(self, item: _T) -> None:
+        if self._busy:
+            self._queue.append(item)
+            return
+        self._busy = True
+        queue, deliver = self._queue, self._deliver
+        try:
+            deliver(item)
+            while queue:
+                deliver(queue.popleft())
+        finally:
+            self._busy = False
 
     def drain(self) -> None:
         """Deliver what is queued, in order, unless a delivery is already in progress."""
-        while self._queue and self._idle.acquire(False):
-            self._run()
+        queue, idle = self._queue, self._idle
+        # An item put after the last look at the queue and before the release found the
+        # queue claimed and was left to this drain: hence the look after the release.
+        while queue and idle.acquire(False):
+            try:
+                self._run(queue.popleft())
+            finally:
+                idle.release()
 
     def claim(self) -> bool:
         """Take the right to drain, for ``run_claimed``; False when a drain runs or is claimed."""
@@ -87,18 +130,21 @@ class SerialQueue(Generic[_T]):
 
     def run_claimed(self) -> None:
         """Drain after a successful ``claim``, on any thread."""
-        self._run()
+        queue = self._queue
+        try:
+            if queue:
+                self._run(queue.popleft())
+        finally:
+            self._idle.release()
         self.drain()
 
-    def _run(self) -> None:
+    def _run(self, item: _T) -> None:
+        # ``item``, then everything put meanwhile, in order (inlined in the two submits,
+        # the hot paths, to save a call per publish).
         queue, deliver = self._queue, self._deliver
-        try:
-            while queue:
-                deliver(queue.popleft())
-        finally:
-            # Whoever puts an item after the last look at the queue and before this release
-            # found the queue claimed; the caller's next ``drain`` delivers it.
-            self._idle.release()
+        deliver(item)
+        while queue:
+            deliver(queue.popleft())
 
 
 class SerialEmitter(abc.ObserverBase[_T]):

@@ -26,13 +26,8 @@ from typing import Any
 from reactivex import Observable, abc
 
 from confighub.events import ConfigChange, ConfigDiff, Item
-from confighub.operators._arguments import duration
-from confighub.operators._conflate import conflated
-from confighub.operators._debounce import debounced
-from confighub.operators._diffs import each_of
-from confighub.operators._distinct import distinct
-from confighub.operators._narrow import narrowed
-from confighub.operators._stale import Freshness, staleness
+from confighub.operators import _arguments, _conflate, _debounce, _diffs, _distinct, _narrow, _stale
+from confighub.operators._stale import Freshness
 
 __all__ = [
     "ChangeOperator",
@@ -69,8 +64,8 @@ def debounce_changes(
     began emits nothing. One timer per burst, not one per event; a pending
     burst is emitted before completion or error.
     """
-    due = duration("debounce_changes", "duetime", duetime, allow_zero=True)
-    return lambda source: debounced(source, due, scheduler)
+    due = _arguments.duration("debounce_changes", "duetime", duetime, allow_zero=True)
+    return lambda source: _debounce.debounced(source, due, scheduler)
 
 
 def only_paths(*globs: str) -> ChangeOperator:
@@ -104,7 +99,7 @@ def only_paths(*globs: str) -> ChangeOperator:
                 verdicts[path] = verdict
         return verdict
 
-    return lambda source: narrowed(source, keep)
+    return lambda source: _narrow.narrowed(source, keep)
 
 
 def touching(predicate: Callable[[Item], bool]) -> ChangeOperator:
@@ -118,7 +113,7 @@ def touching(predicate: Callable[[Item], bool]) -> ChangeOperator:
     """
     if not callable(predicate):
         raise TypeError(f"touching: predicate must be callable, got {predicate!r}")
-    return lambda source: narrowed(source, predicate)
+    return lambda source: _narrow.narrowed(source, predicate)
 
 
 def diffs() -> Callable[[Observable[ConfigChange]], Observable[ConfigDiff]]:
@@ -130,7 +125,7 @@ def diffs() -> Callable[[Observable[ConfigChange]], Observable[ConfigDiff]]:
         diffs()
         result:   -A---B--|      A = a.diff
     """
-    return each_of(lambda change: (change.diff,))
+    return _diffs.each_of(lambda change: (change.diff,))
 
 
 def added() -> Callable[[Observable[ConfigChange]], Observable[Item]]:
@@ -142,7 +137,7 @@ def added() -> Callable[[Observable[ConfigChange]], Observable[Item]]:
         added()
         result:   -(xy)--z--|
     """
-    return each_of(lambda change: change.diff.added.values())
+    return _diffs.each_of(lambda change: change.diff.added.values())
 
 
 def removed() -> Callable[[Observable[ConfigChange]], Observable[Item]]:
@@ -154,7 +149,7 @@ def removed() -> Callable[[Observable[ConfigChange]], Observable[Item]]:
         removed()
         result:   -x-----y--|
     """
-    return each_of(lambda change: change.diff.removed.values())
+    return _diffs.each_of(lambda change: change.diff.removed.values())
 
 
 def changed() -> Callable[[Observable[ConfigChange]], Observable[tuple[Item, Item]]]:
@@ -166,7 +161,7 @@ def changed() -> Callable[[Observable[ConfigChange]], Observable[tuple[Item, Ite
         changed()
         result:   -X--------|     X = (x before, x after)
     """
-    return each_of(lambda change: change.diff.changed.values())
+    return _diffs.each_of(lambda change: change.diff.changed.values())
 
 
 def distinct_config() -> ChangeOperator:
@@ -181,7 +176,7 @@ def distinct_config() -> ChangeOperator:
     Useful on streams merged from several sources, or replayed over a live
     one: every emitted event starts where the previous emitted one ended.
     """
-    return distinct
+    return _distinct.distinct
 
 
 def conflate(scheduler: abc.SchedulerBase | None = None) -> ChangeOperator:
@@ -201,7 +196,7 @@ def conflate(scheduler: abc.SchedulerBase | None = None) -> ChangeOperator:
     """
     if scheduler is not None and not isinstance(scheduler, abc.SchedulerBase):
         raise TypeError(f"conflate: scheduler must be a reactivex scheduler, got {scheduler!r}")
-    return lambda source: conflated(source, scheduler)
+    return lambda source: _conflate.conflated(source, scheduler)
 
 
 def stale_after(
@@ -219,5 +214,5 @@ def stale_after(
     that never polls turns STALE after ``period``:
     ``hub.heartbeats.pipe(stale_after(30)).subscribe(alert)``.
     """
-    due = duration("stale_after", "period", period, allow_zero=False)
-    return lambda heartbeats: staleness(heartbeats, due, scheduler)
+    due = _arguments.duration("stale_after", "period", period, allow_zero=False)
+    return lambda heartbeats: _stale.staleness(heartbeats, due, scheduler)
