@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit bench notebooks clean
+.PHONY: demo test lint typecheck docs unit bench notebooks clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit("confighub needs Python >= 3.11") if sys.version_info < (3, 11) else None'
@@ -32,7 +32,12 @@ typecheck: $(VENV)/.installed-dev
 unit: $(VENV)/.installed-dev
 	$(BIN)/pytest
 
-test: lint typecheck unit
+# The documentation (mkdocs.yml, docs/), built like code: any warning fails the build.
+# NO_MKDOCS_2_WARNING silences Material's end-of-life banner, which is not a build warning.
+docs: $(VENV)/.installed-dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+test: lint typecheck docs unit
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/dispatch.py
@@ -45,4 +50,4 @@ notebooks: $(VENV)/.installed-dev
 	$(BIN)/python notebooks/build.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis site
