@@ -202,7 +202,7 @@ def main() -> None:
     print(
         f"publish to {OBSERVERS} observers:  ConfigHub {hub_ns / 1000:.2f} µs/event"
         f"  vs Subject.on_next {subject_ns / 1000:.2f} µs/event"
-        f"  ratio {hub_ns / subject_ns:.2f}  (target <= 1.25)"
+        f"  ratio {hub_ns / subject_ns:.2f}  (target <= 1.10)"
     )
 
     for hand_on, listener in ((False, "a listener that notes it"), (True, "one that hands on")):
