@@ -120,7 +120,7 @@ class SerialQueue(Generic[_T]):
         # queue claimed and was left to this drain: hence the look after the release.
         while queue and idle.acquire(False):
             try:
-                self._run(queue.popleft())
+                self._deliver_queued()
             finally:
                 idle.release()
 
@@ -130,19 +130,16 @@ class SerialQueue(Generic[_T]):
 
     def run_claimed(self) -> None:
         """Drain after a successful ``claim``, on any thread."""
-        queue = self._queue
         try:
-            if queue:
-                self._run(queue.popleft())
+            self._deliver_queued()
         finally:
             self._idle.release()
         self.drain()
 
-    def _run(self, item: _T) -> None:
-        # ``item``, then everything put meanwhile, in order (inlined in the two submits,
-        # the hot paths, to save a call per publish).
+    def _deliver_queued(self) -> None:
+        # The caller holds ``_idle`` (or ``_busy``), so nobody else takes from the queue.
+        # The two submits, the hot paths, inline this loop after their own item.
         queue, deliver = self._queue, self._deliver
-        deliver(item)
         while queue:
             deliver(queue.popleft())
 
