@@ -35,8 +35,8 @@ def parse_error(text: str, **kwargs: str) -> TracePointFileError:
     return caught.value
 
 
-def test_parse_reads_the_design_example() -> None:
-    """The file format of the design document parses into the expected tracepoints."""
+def test_parse_reads_the_readme_example() -> None:
+    """The file format example of the README parses into the expected tracepoints."""
     first, second = parse_tracepoints(GOOD_YAML)
     assert first.id == "checkout-total"
     assert first.fire_count == -1

@@ -6,21 +6,15 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from deepproto.proto.common.v1 import common_pb2
 from deepproto.proto.poll.v1 import poll_pb2
-from deepproto.proto.resource.v1 import resource_pb2
 
 from confighub.server import HOLD_METADATA_KEY
+from confighub.sources._poller import resource_proto
 
 
 def resource(**attributes: str) -> Any:
-    """Return a deep-proto ``Resource`` with string attributes."""
-    return resource_pb2.Resource(
-        attributes=[
-            common_pb2.KeyValue(key=key, value=common_pb2.AnyValue(string_value=value))
-            for key, value in attributes.items()
-        ]
-    )
+    """Return a deep-proto ``Resource`` with string attributes, built as a client builds it."""
+    return resource_proto(attributes)
 
 
 def poll(
