@@ -135,18 +135,19 @@ def test_a_claimed_drain_runs_on_another_thread_and_takes_what_comes_meanwhile()
     assert seen == [1, 2, 3]
 
 
-def test_a_delivery_that_raises_leaves_the_rest_for_the_next_drain() -> None:
-    """The exception reaches the drainer; what is still queued goes out with the next drain."""
+@pytest.mark.parametrize("serialized", [False, True])
+def test_a_delivery_that_raises_leaves_the_rest_for_the_next_submit(serialized: bool) -> None:
+    """The exception reaches the drainer; what is still queued goes out next, before the new."""
     seen: list[int] = []
 
     def deliver(item: int) -> None:
         if item == 1:
-            queue.put(2)
-            raise RuntimeError("boom")
+            queue.submit(2)
+            raise KeyboardInterrupt
         seen.append(item)
 
-    queue: SerialQueue[int] = SerialQueue(deliver)
-    with pytest.raises(RuntimeError, match="boom"):
+    queue: SerialQueue[int] = SerialQueue(deliver, serialized=serialized)
+    with pytest.raises(KeyboardInterrupt):
         queue.submit(1)
     assert seen == []
     queue.submit(3)

@@ -101,12 +101,17 @@ class SerialQueue(Generic[_T]):
             self.drain()
 
     def _submit_serialized(self, item: _T) -> None:
+        queue = self._queue
         if self._busy:
-            self._queue.append(item)
+            queue.append(item)
             return
         self._busy = True
-        queue, deliver = self._queue, self._deliver
+        deliver = self._deliver
         try:
+            if queue:
+                # Left behind by a delivery that raised: they go out before ``item``.
+                queue.append(item)
+                item = queue.popleft()
             deliver(item)
             while queue:
                 deliver(queue.popleft())
