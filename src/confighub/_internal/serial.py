@@ -17,6 +17,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 from typing import Any, Final, Generic, NamedTuple, TypeVar
 
 from reactivex import abc
@@ -161,7 +162,7 @@ class SerialEmitter(abc.ObserverBase[_T]):
     """
 
     def __init__(self, observer: abc.ObserverBase[_T]) -> None:
-        self._queue: SerialQueue[Any] = SerialQueue(lambda value: notify(observer, value))
+        self._queue: SerialQueue[Any] = SerialQueue(partial(notify, observer))
         self._lock = threading.Lock()
         self._stopped = False
 

@@ -59,19 +59,27 @@ def demo_command(*, record: Path | None, pause: float) -> None:
 def check_command(file: str) -> None:
     """Validate a tracepoint FILE (YAML or JSON) and print what it holds."""
     tracepoints = load_tracepoints(file)
+    digest = config_hash(tracepoints)
     console = Console()
-    console.print(render_change(ConfigChange(0, None, config_hash(tracepoints), (), tracepoints)))
-    console.print(f"{len(tracepoints)} tracepoints, hash {config_hash(tracepoints)}")
+    console.print(render_change(ConfigChange(0, None, digest, (), tracepoints)))
+    console.print(f"{len(tracepoints)} tracepoints, hash {digest}")
 
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
-def _check_auth(token: str | None, basic: str | None) -> None:
+@contextmanager
+def _usage_errors() -> Iterator[None]:
+    """The library's checks of settings, as usage errors (exit 2) in the CLI's spelling."""
     try:
-        check_credentials(token, basic, spelling=CLI_SPELLING)
+        yield
     except ValueError as err:
         raise click.UsageError(str(err)) from None
+
+
+def _check_auth(token: str | None, basic: str | None) -> None:
+    with _usage_errors():
+        check_credentials(token, basic, spelling=CLI_SPELLING)
 
 
 @contextmanager
@@ -115,10 +123,8 @@ def serve_command(
 ) -> None:
     """Serve the tracepoints of FILE to Deep agents (PollConfig), reloading it on change."""
     _check_auth(token, basic)
-    try:
+    with _usage_errors():
         check_tls_pair(tls_cert, tls_key, spelling=CLI_SPELLING)
-    except ValueError as err:
-        raise click.UsageError(str(err)) from None
     with _stop_on_signals() as stop:
         _actions.serve_file(
             file,

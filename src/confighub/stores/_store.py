@@ -75,9 +75,10 @@ class StoreListeners:
 
         def unsubscribe() -> None:
             with self._lock:
-                if callback in self._callbacks:
-                    index = self._callbacks.index(callback)
-                    self._callbacks = self._callbacks[:index] + self._callbacks[index + 1 :]
+                callbacks = list(self._callbacks)
+                if callback in callbacks:
+                    callbacks.remove(callback)
+                    self._callbacks = tuple(callbacks)
 
         return unsubscribe
 
