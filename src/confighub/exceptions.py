@@ -12,10 +12,13 @@
     └── LifecycleError           (also a RuntimeError) used out of its start/stop order
         └── HubClosed                                  the hub was closed
 
-Each message says what was wrong and where, so that a user can act on it.
+Each message says what was wrong and where, so that a user can act on it, and each is
+bounded: a value or a reason that came from outside is cut to a few hundred characters.
 """
 
 from __future__ import annotations
+
+from confighub._internal.text import cut, shown
 
 __all__ = [
     "ConfigHubError",
@@ -28,6 +31,9 @@ __all__ = [
     "TapeError",
     "TracePointFileError",
 ]
+
+_REASON_LENGTH = 1000
+"""A reason may quote a value and a nested error; past this it is cut all the same."""
 
 
 class ConfigHubError(Exception):
@@ -44,8 +50,10 @@ class InvalidTracePoint(ConfigHubError, ValueError):
         self.reason = reason
         # A tracepoint without an id yet (one derived from a bad path or line) is named by
         # the field alone; a file error around it gives its line.
-        which = f" {tracepoint_id!r}" if tracepoint_id is not None else " (no id)"
-        super().__init__(f"invalid tracepoint{which}: field {field!r} = {value!r}: {reason}")
+        which = f" {shown(tracepoint_id)}" if tracepoint_id is not None else " (no id)"
+        super().__init__(
+            f"invalid tracepoint{which}: field {field!r} = {shown(value)}: {cut(reason)}"
+        )
 
 
 class TracePointFileError(ConfigHubError, ValueError):
@@ -56,7 +64,7 @@ class TracePointFileError(ConfigHubError, ValueError):
         self.line = line
         self.reason = reason
         where = f"{path}:{line}" if line is not None else path
-        super().__init__(f"{where}: {reason}")
+        super().__init__(f"{where}: {cut(reason, _REASON_LENGTH)}")
 
 
 class PollFailed(ConfigHubError):
@@ -71,7 +79,7 @@ class PollFailed(ConfigHubError):
         self.code = code
         self.reason = reason
         status = f"{code}: " if code is not None else ""
-        super().__init__(f"poll of {target} failed: {status}{reason}")
+        super().__init__(f"poll of {target} failed: {status}{cut(reason, _REASON_LENGTH)}")
 
 
 class PollCancelled(ConfigHubError):
@@ -94,7 +102,7 @@ class TapeError(ConfigHubError, ValueError):
         self.path = path
         self.line = line
         self.reason = reason
-        super().__init__(f"{path}:{line}: {reason}")
+        super().__init__(f"{path}:{line}: {cut(reason, _REASON_LENGTH)}")
 
 
 class LifecycleError(ConfigHubError, RuntimeError):
