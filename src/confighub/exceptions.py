@@ -71,8 +71,15 @@ class PollFailed(ConfigHubError):
     """A poll of a Deep ``PollConfig`` server failed: names the target, the gRPC status and why.
 
     ``code`` is the name of the gRPC status code (``"UNAVAILABLE"``, ``"UNAUTHENTICATED"``,
-    ...), or None when the failure was not a gRPC status.
+    ...), or None when the failure was not a gRPC status. ``fatal`` says that retrying
+    cannot help until a setting changes: the server refused the credentials or the request,
+    or does not serve ``PollConfig`` at all.
     """
+
+    FATAL_CODES = frozenset(
+        {"UNAUTHENTICATED", "PERMISSION_DENIED", "UNIMPLEMENTED", "INVALID_ARGUMENT"}
+    )
+    """The gRPC status codes that no retry fixes."""
 
     def __init__(self, target: str, code: str | None, reason: str) -> None:
         self.target = target
@@ -80,6 +87,11 @@ class PollFailed(ConfigHubError):
         self.reason = reason
         status = f"{code}: " if code is not None else ""
         super().__init__(f"poll of {target} failed: {status}{cut(reason, _REASON_LENGTH)}")
+
+    @property
+    def fatal(self) -> bool:
+        """Whether the failure needs a change of settings rather than a retry."""
+        return self.code in self.FATAL_CODES
 
 
 class PollCancelled(ConfigHubError):
