@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from confighub import TracePoint
+from confighub.server import HubServer, MemoryStore
+from tests.support.waiting import wait_until
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -65,3 +70,24 @@ def test_record_and_replay_example_prints_what_its_comments_say(
     exec(compile(block, str(README), "exec"), {"__name__": "readme"})
     promised = re.findall(r"^# (.*)$", block.split("\n\n")[-1], re.MULTILINE)
     assert capsys.readouterr().out.splitlines() == promised
+
+
+def test_deep_agent_example_prints_the_first_config(capsys: pytest.CaptureFixture[str]) -> None:
+    """The block under "### The Deep agent" subscribes first, so it sees the first config."""
+    (block,) = _blocks("### The Deep agent, drop-in", "python")
+    store = MemoryStore([TracePoint(path="shop/checkout.py", line=42, id="checkout")])
+    printed: list[str] = []
+
+    def printed_a_line() -> bool:
+        printed.extend(capsys.readouterr().out.splitlines())
+        return bool(printed)
+
+    with HubServer(store) as server:
+        namespace: dict[str, Any] = {"__name__": "readme"}
+        code = block.replace("localhost:43315", server.target)
+        exec(compile(code, str(README), "exec"), namespace)
+        try:
+            wait_until(printed_a_line, "the example printing the first config")
+        finally:
+            namespace["agent"].shutdown()
+    assert printed[0] == "['shop/checkout.py#42']"
