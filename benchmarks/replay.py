@@ -6,7 +6,10 @@
    replay; and ``read_tape`` alone (no scheduler), to show what decoding costs. Each event
    changes, adds or removes one tracepoint of a 100-tracepoint config, each version new.
 2. The size of a tape of 1,000 single-tracepoint changes to a 10,000-tracepoint
-   config vs that config serialized once; and what recording each change costs.
+   config vs that config serialized once; and what recording each change costs. Twice:
+   with the configs sharing their unchanged tracepoint objects, as a hub's own edits do,
+   and (for a tenth of the changes) with every config parsed afresh from dicts, as a wire
+   or file source builds them.
 
 Run: ``.venv/bin/python benchmarks/replay.py [--quick]``. Absolute times drift on a
 shared machine; the ratios are the figures to read.
@@ -69,6 +72,18 @@ def single_changes(size: int, count: int) -> Iterator[ConfigChange]:
         new_id = config_hash(new)
         yield ConfigChange(number * SECOND // 10, config_id, new_id, config, new)
         config, config_id = new, new_id
+
+
+def parsed_afresh(changes: Iterator[ConfigChange]) -> Iterator[ConfigChange]:
+    """``changes`` with every new config rebuilt from dicts, as a wire or file source does.
+
+    Each change's ``old`` is the config the one before delivered, as a hub publishes it.
+    """
+    old: tuple[TracePoint, ...] = ()
+    for change in changes:
+        new = tuple(TracePoint.from_dict(tp.to_dict()) for tp in change.new)
+        yield change._replace(old=old, new=new)
+        old = new
 
 
 def write_tape(path: Path, changes: Iterator[ConfigChange]) -> float:
@@ -154,14 +169,16 @@ def replay_figure(folder: Path, events: int, rounds: int) -> None:
     )
 
 
-def size_figure(folder: Path, size: int, changes: int) -> None:
+def size_figure(folder: Path, size: int, changes: int, *, fresh: bool = False) -> None:
     path = folder / "size.tape.jsonl"
-    spent = write_tape(path, single_changes(size, changes + 1))
+    history = single_changes(size, changes + 1)
+    spent = write_tape(path, parsed_afresh(history) if fresh else history)
     first = next(single_changes(size, 1))
     full = len(json.dumps([tp.to_dict() for tp in first.new]).encode())
     tape = path.stat().st_size
+    built = ", each config parsed afresh" if fresh else ""
     print(
-        f"tape of {changes:,} single-tracepoint changes to a {size:,}-tracepoint config:"
+        f"tape of {changes:,} single-tracepoint changes to a {size:,}-tracepoint config{built}:"
         f"  {tape / 1024:,.0f} KiB  vs  the config serialized once {full / 1024:,.0f} KiB"
         f"  → ratio {tape / full:.2f}  (target <= 2);"
         f"  recording {spent / (changes + 1) * 1e6:,.0f} µs per change"
@@ -175,7 +192,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="confighub-bench-") as tmp:
         folder = Path(tmp)
         replay_figure(folder, 5_000 if quick else 100_000, 1 if quick else 3)
-        size_figure(folder, 1_000 if quick else 10_000, 100 if quick else 1_000)
+        size, changes = (1_000, 100) if quick else (10_000, 1_000)
+        size_figure(folder, size, changes)
+        # A tenth of the changes: rebuilding 10,000 tracepoints per change is the slow part.
+        size_figure(folder, size, changes // 10, fresh=True)
 
 
 if __name__ == "__main__":
