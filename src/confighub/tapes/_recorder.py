@@ -12,7 +12,8 @@ from reactivex import Observable, abc
 
 from confighub._internal.lifecycle import Closing
 from confighub.events import ConfigChange
-from confighub.tapes._format import Encoder, TapeHeader
+from confighub.tapes._delta import Encoder
+from confighub.tapes._format import TapeHeader
 
 __all__ = ["Recorder", "record"]
 

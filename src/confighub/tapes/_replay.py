@@ -14,9 +14,11 @@ from reactivex.internal.exceptions import DisposedException
 from reactivex.scheduler import EventLoopScheduler
 
 from confighub._internal.schedulers import stop_loop
+from confighub._internal.text import cut
 from confighub.events import ConfigChange
 from confighub.exceptions import TapeError
-from confighub.tapes._format import Decoder, TapeHeader, open_lines, read_header
+from confighub.tapes._delta import Decoder
+from confighub.tapes._format import TapeHeader, numbered_lines, open_tape, read_header
 
 __all__ = ["Tape", "read_tape", "replay"]
 
@@ -29,10 +31,12 @@ class Tape:
     """A tape file: its ``header``, and its changes, read in order each time it is iterated.
 
     Iterating reads the file lazily, one line at a time, so a tape of any
-    length costs the memory of one config. A line that cannot be read raises
-    ``TapeError`` naming it; with ``strict=False`` iteration stops before it
-    instead, logs a warning, and ``stopped`` holds the error (None after a
-    clean read).
+    length costs the memory of one config. A line that cannot be read (not
+    UTF-8, not JSON, too long, too deep, not an event, a delta that does not
+    apply) raises ``TapeError`` naming it, and nothing else; with
+    ``strict=False`` iteration stops before it instead (the events after it
+    are deltas from what it held), logs a warning, and ``stopped`` holds the
+    error (None after a clean read).
 
     >>> tape = read_tape("incident.tape.jsonl")      # doctest: +SKIP
     >>> [change.new_hash for change in tape]          # doctest: +SKIP
@@ -42,8 +46,9 @@ class Tape:
         self.path = Path(path)
         self.strict = strict
         self.stopped: TapeError | None = None
-        with open_lines(self.path) as lines:
-            self.header: TapeHeader = read_header(str(self.path), lines)
+        name = str(self.path)
+        with open_tape(self.path) as file:
+            self.header: TapeHeader = read_header(name, numbered_lines(name, file))
 
     def __iter__(self) -> Iterator[ConfigChange]:
         return self.changes()
@@ -56,10 +61,11 @@ class Tape:
         decoder = Decoder(name)
         self.stopped = None
         count = 0
-        with open_lines(self.path) as lines:
+        with open_tape(self.path) as file:
+            lines = numbered_lines(name, file)
             read_header(name, lines)
             try:
-                for number, line in enumerate(lines, start=2):
+                for number, line in lines:
                     if not line.isspace():
                         change = decoder.change(number, line)
                         count += 1
@@ -68,8 +74,9 @@ class Tape:
                 if self.strict:
                     raise
                 self.stopped = err
+                reason = cut(err.reason, 1000)
                 _log.warning(
-                    "%s: read %d changes, stopped at line %d: %s", name, count, err.line, err.reason
+                    "%s: read %d changes, stopped at line %d: %s", name, count, err.line, reason
                 )
                 if on_stop is not None:
                     on_stop(err)
@@ -105,7 +112,8 @@ def replay(
     - else all at once, in order, during ``subscribe``.
 
     The header is checked now; a bad event line reaches observers as a
-    ``TapeError`` naming it. With ``strict=False`` the valid prefix is
+    ``TapeError`` naming it, in every mode (on ``on_error``: a replay's own
+    thread never dies of one). With ``strict=False`` the valid prefix is
     replayed and the stream completes, after a logged warning and a call of
     ``on_stop`` with the error that stopped it.
     """
@@ -190,9 +198,10 @@ class _Player:
             return
         try:
             change = next(self._changes, None)
-        except TapeError as err:
-            self._finish()
-            self._observer.on_error(err)
+        except Exception as err:
+            # A TapeError, short of a bug; either way it goes to the observer. Raised on the
+            # replay's own thread, it would end that thread and leave the subscriber waiting.
+            self._fail(err)
             return
         if change is None:
             self._finish()
@@ -202,9 +211,16 @@ class _Player:
         offset = (change.ts - self._started) * self._scale
         if offset > self._last:  # noqa: PLR1730 - max() is one more call per event
             self._last = offset
-        try:  # noqa: SIM105 - contextlib.suppress() would build an object per event
-            self._pending = self._clock.schedule_absolute(
-                self._start + self._last, self._emit, change
-            )
+        due = self._start + self._last
+        try:
+            self._pending = self._clock.schedule_absolute(due, self._emit, change)
         except DisposedException:
             pass  # an own scheduler disposed meanwhile, from another thread: nothing more to do
+        except (OverflowError, ValueError) as err:
+            # A clock of datetimes ends in the year 9999, which a slow speed can pass.
+            clock = type(self._clock).__name__
+            self._fail(ValueError(f"the change at ts {change.ts} is due past {clock}'s end: {err}"))
+
+    def _fail(self, error: Exception) -> None:
+        self._finish()
+        self._observer.on_error(error)
