@@ -1,18 +1,30 @@
-"""Exponential backoff with jitter and a cap: how long a source waits before retrying.
+"""How long a source waits to poll again: ``Backoff`` after failures, ``Pacing`` after answers.
 
-The *ceiling* of the n-th consecutive failure is ``initial * multiplier**n``,
+The backoff *ceiling* of the n-th consecutive failure is ``initial * multiplier**n``,
 capped at ``maximum``; the delay is drawn from the top ``jitter`` fraction of
 that ceiling, so ``jitter=1`` is "full jitter" (anywhere in ``(0, ceiling]``)
 and ``jitter=0`` a fixed schedule. Full jitter spreads the retries of many
 clients that lost the same server at the same moment, so that they do not come
-back in lock-step when it returns.
+back in lock-step when it returns. No delay is ever above ``maximum``.
+
+``Pacing`` keeps a long-polling source from hammering a server that answers
+held polls at once, whatever it answers.
 """
 
 from __future__ import annotations
 
+import math
 import random
+from typing import Final
 
-__all__ = ["Backoff"]
+__all__ = ["Backoff", "Pacing"]
+
+_AT_CAP_JITTER: Final = 0.2
+"""The most jitter a delay at the cap gets: enough to spread clients that a server refused
+at the same moment (a rotated token), while none comes back much sooner than the cap."""
+
+_AT_ONCE: Final = 1.0
+"""A held poll answered sooner than this (seconds), or than half its hold, was not held."""
 
 
 class Backoff:
@@ -31,8 +43,10 @@ class Backoff:
         *,
         rng: random.Random | None = None,
     ) -> None:
-        if not 0 < initial <= maximum:
-            raise ValueError(f"backoff needs 0 < initial <= maximum, got {initial} and {maximum}")
+        if not (0 < initial <= maximum and math.isfinite(maximum)):
+            raise ValueError(
+                f"backoff needs 0 < initial <= maximum < inf, got {initial} and {maximum}"
+            )
         if multiplier < 1:
             raise ValueError(f"backoff multiplier must be >= 1, got {multiplier}")
         if not 0 <= jitter <= 1:
@@ -65,13 +79,14 @@ class Backoff:
         return delay
 
     def at_cap(self) -> float:
-        """A delay of at least ``maximum``, for failures that retrying sooner cannot fix.
+        """A delay close to ``maximum``, for failures that retrying sooner cannot fix.
 
-        The jitter is added above the cap rather than taken below it, so a
-        client that the server refuses never comes back faster than the cap.
+        The jitter is taken below the cap, never added above it (``maximum`` is a
+        promise to the user), and at most a fifth of it: a client that the
+        server refuses comes back no sooner than 80% of the cap.
         """
         self._failures += 1
-        return self.maximum * (1 + self.jitter * self._random())
+        return self.maximum * (1 - min(self.jitter, _AT_CAP_JITTER) * self._random())
 
     def reset(self) -> None:
         """Start over from ``initial``: the last attempt succeeded."""
@@ -87,3 +102,33 @@ class Backoff:
     def _jittered(self, ceiling: float) -> float:
         # random() is in [0, 1), so the delay is in (ceiling * (1 - jitter), ceiling]: never 0.
         return ceiling * (1 - self.jitter * self._random())
+
+
+class Pacing:
+    """How long a source waits after an answer: ``interval`` without holds, else 0 or more.
+
+    With ``hold`` the next poll goes out as soon as an answer comes, unless two
+    answers in a row came at once (a held poll answered in less than ``_AT_ONCE``
+    or half its hold, or an answer that brought no config): then the source
+    waits ``interval`` before each poll until an answer is held again. Any
+    answer counts, UPDATE too: a server that ignores the hold and answers every
+    poll with a new config must not be polled back to back either. One instant
+    answer alone is no proof: a server that shuts down answers its held polls at
+    once, and a change ends a hold early; the next poll should go out now.
+    """
+
+    def __init__(self, interval: float, hold: float | None) -> None:
+        self.interval = interval
+        self.hold = hold
+        self._instant = 0
+
+    def after_answer(self, held: float | None, took: float, *, config_missing: bool) -> float:
+        """The pause after an answer to a poll held for ``held`` seconds that took ``took``."""
+        if self.hold is None:
+            return self.interval
+        at_once = config_missing or (held is not None and took < min(held / 2, _AT_ONCE))
+        if not at_once:
+            self._instant = 0
+            return 0.0
+        self._instant += 1
+        return self.interval if self._instant >= 2 else 0.0
