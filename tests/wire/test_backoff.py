@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import random
 import threading
 from typing import Any
@@ -10,6 +11,8 @@ from typing import Any
 import grpc
 import pytest
 from deepproto.proto.poll.v1 import poll_pb2
+from hypothesis import given
+from hypothesis import strategies as st
 
 from confighub import ConfigHub, SourceState, SourceStatus
 from confighub.sources import HOLD_METADATA_KEY, Backoff, GrpcPollSource
@@ -74,7 +77,9 @@ class ScriptedStub:
         if not self.script:
             self.holding.set()
             return PendingCall()
-        self.calls.append({"timeout": timeout, "metadata": dict(metadata)})
+        self.calls.append(
+            {"timeout": timeout, "metadata": dict(metadata), "hash": request.current_hash}
+        )
         outcome, takes = self.script.pop(0)
         self._clock[0] += takes
         return DoneCall(outcome)
@@ -84,8 +89,8 @@ def no_change() -> Any:
     return poll_pb2.PollResponse(ts_nanos=1, current_hash="h", response_type=poll_pb2.NO_CHANGE)
 
 
-def update() -> Any:
-    return poll_pb2.PollResponse(ts_nanos=1, current_hash="h", response_type=poll_pb2.UPDATE)
+def update(new_hash: str = "h") -> Any:
+    return poll_pb2.PollResponse(ts_nanos=1, current_hash=new_hash, response_type=poll_pb2.UPDATE)
 
 
 UNAVAILABLE = FakeRpcError(grpc.StatusCode.UNAVAILABLE)
@@ -133,15 +138,43 @@ def test_partial_jitter_bounds(draw: float, expected: float) -> None:
     assert backoff.next_delay() == pytest.approx(expected, rel=1e-5)
 
 
-def test_reset_starts_over_and_at_cap_never_undercuts() -> None:
-    """After reset() the ceiling is the initial delay again; at_cap() is never below the cap."""
+def test_reset_starts_over_and_at_cap_stays_just_under_the_cap() -> None:
+    """After reset() the ceiling is the initial delay again; at_cap() is in (0.8 cap, cap]."""
     backoff = Backoff(0.1, 1.0, 3.0, jitter=1.0, rng=random.Random(1))
     for _ in range(5):
         backoff.next_delay()
     assert backoff.ceiling == 1.0
     backoff.reset()
     assert (backoff.ceiling, backoff.failures) == (0.1, 0)
-    assert all(1.0 <= backoff.at_cap() < 2.0 for _ in range(100))
+    delays = [backoff.at_cap() for _ in range(100)]
+    assert all(0.8 < delay <= 1.0 for delay in delays)
+    assert len(set(delays)) > 1  # still jittered
+
+
+@given(
+    initial=st.floats(0.001, 10.0),
+    extra=st.floats(0.0, 100.0),
+    multiplier=st.floats(1.0, 10.0),
+    jitter=st.floats(0.0, 1.0),
+    fatal=st.lists(st.booleans(), min_size=1, max_size=30),
+    seed=st.integers(0, 2**32),
+)
+def test_no_retry_delay_exceeds_the_cap(
+    *, initial: float, extra: float, multiplier: float, jitter: float, fatal: list[bool], seed: int
+) -> None:
+    """No delay, after any mix of ordinary and fatal failures, exceeds maximum (43 s for 30 s)."""
+    maximum = initial + extra
+    backoff = Backoff(initial, maximum, multiplier, jitter, rng=random.Random(seed))
+    for at_cap in fatal:
+        delay = backoff.at_cap() if at_cap else backoff.next_delay()
+        assert 0 < delay <= maximum
+
+
+@pytest.mark.parametrize("maximum", [math.inf, math.nan])
+def test_an_endless_cap_is_refused(maximum: float) -> None:
+    """A cap of inf or NaN is refused: a wait that long cannot be slept and never ends."""
+    with pytest.raises(ValueError, match="initial <= maximum"):
+        Backoff(0.5, maximum)
 
 
 def test_a_long_outage_does_not_overflow() -> None:
@@ -157,7 +190,7 @@ def test_the_source_backs_off_exponentially_caps_and_resets(hub: ConfigHub) -> N
     statuses: list[SourceStatus] = []
     hub.status.subscribe(statuses.append)
     failures = [(UNAVAILABLE, 0.0)] * 5
-    script = [*failures, (no_change(), 0.0), *failures[:2], (update(), 0.0)]
+    script = [*failures, (update(), 0.0), *failures[:2], (no_change(), 0.0)]
     pauses, _ = run_script(
         hub, script, backoff_initial=0.001, backoff_max=0.004, jitter=0.0, interval=0.0025
     )
@@ -173,14 +206,13 @@ def test_the_source_backs_off_exponentially_caps_and_resets(hub: ConfigHub) -> N
 
 
 def test_held_polls_follow_each_other_unless_the_server_ignores_the_hold(hub: ConfigHub) -> None:
-    """After a hold (even a capped one) or an UPDATE, poll at once; after two instant ones, wait."""
+    """After a hold (even a capped one) poll at once, and after one instant answer; two: wait."""
     hold = 30.0
     script: list[tuple[Any, float]] = [
-        (no_change(), 0.0),  # the first poll does not hold, so it may answer at once
+        (update(), 0.0),  # the first poll does not hold, so it may answer at once
         (no_change(), hold),  # held for the whole hold
-        (update(), 0.0),  # a change ends a hold early
-        (no_change(), 0.0),  # NO_CHANGE at once: a server shutting down, or ignoring holds
-        (no_change(), 0.0),  # twice in a row: the server ignores the hold, so wait
+        (update(), 0.0),  # a change ends a hold early: one instant answer
+        (no_change(), 0.0),  # twice in a row: a server shutting down or ignoring holds: wait
         (no_change(), 5.0),  # the server capped the hold at 5 s: held all the same
         (no_change(), 0.0),  # one instant answer alone: poll again at once
         (no_change(), hold),
@@ -194,13 +226,41 @@ def test_held_polls_follow_each_other_unless_the_server_ignores_the_hold(hub: Co
     assert {call["timeout"] for call in held} == {hold + 5.0}
 
 
+def test_instant_updates_to_held_polls_are_polled_back_to_back(hub: ConfigHub) -> None:
+    """A server that answers every held poll at once with a new config is paced by interval."""
+    script: list[tuple[Any, float]] = [(update(f"h{n}"), 0.0) for n in range(5)]
+    pauses, stub = run_script(hub, script, hold=30.0, interval=0.001)
+    # The first poll is not held and the first instant answer alone is no proof; from the
+    # second on, each instant answer costs an interval.
+    assert pauses == [0.001, 0.001, 0.001]
+    assert len(stub.calls) == 5
+
+
+def test_no_change_before_any_config_makes_the_hub_valid(hub: ConfigHub) -> None:
+    """NO_CHANGE to a poll without a hash is not applied: the source asks again, paced."""
+    statuses: list[SourceStatus] = []
+    hub.status.subscribe(statuses.append)
+    script = [(no_change(), 0.0)] * 4 + [(update(), 0.0)]
+    pauses, stub = run_script(hub, script, hold=30.0, interval=0.001)
+    assert pauses == [0.001, 0.001, 0.001]
+    asked = stub.calls[:5]
+    assert [call["hash"] for call in asked] == [""] * 5
+    assert all(HOLD_METADATA_KEY not in call["metadata"] for call in asked)
+    assert [s.state for s in statuses] == [
+        SourceState.INITIALIZING,
+        SourceState.VALID,
+        SourceState.OFF,
+    ]
+    assert hub.server_hash == "h"
+
+
 def test_an_unexpected_error_is_a_failure_not_a_dead_thread(
     hub: ConfigHub, caplog: pytest.LogCaptureFixture
 ) -> None:
     """An exception that is no gRPC status is logged with its traceback, then retried."""
     statuses: list[SourceStatus] = []
     hub.status.subscribe(statuses.append)
-    script = [(ValueError("garbled"), 0.0), (no_change(), 0.0)]
+    script = [(ValueError("garbled"), 0.0), (update(), 0.0)]
     with caplog.at_level(logging.ERROR, logger="confighub"):
         pauses, _ = run_script(hub, script, backoff_initial=0.001, jitter=0.0, interval=0.001)
     assert pauses == pytest.approx([0.001, 0.001])

@@ -172,7 +172,7 @@ def test_a_bad_tracepoint_is_reported_and_the_rest_apply(
 def test_refused_credentials_back_off_at_the_cap(
     server: PollServer, hub: ConfigHub, refusal: grpc.StatusCode
 ) -> None:
-    """A refusal is reported on status and the next poll waits at least the cap: one poll only."""
+    """A refusal is reported on status and the next poll waits near the cap: one poll only."""
     server.servicer.required_auth = "Bearer right"
     server.servicer.refusal = refusal
     statuses, pauses = record_status(hub), Recorder[float]()
@@ -182,7 +182,7 @@ def test_refused_credentials_back_off_at_the_cap(
         [*_, status] = statuses.wait_for(
             lambda items: items[-1].state is SourceState.INTERRUPTED, "INTERRUPTED"
         )
-    assert pause >= 60.0
+    assert 0.8 * 60.0 < pause <= 60.0
     assert isinstance(status.error, PollFailed)
     assert status.error.code == refusal.name
     assert len(server.servicer.polls) == 1

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -118,3 +120,95 @@ def test_a_resource_value_of_another_type_is_refused(hub: ConfigHub) -> None:
     """A resource attribute that is not a scalar raises TypeError naming the attribute."""
     with pytest.raises(TypeError, match="'tags'"):
         GrpcPollSource("127.0.0.1:1", hub, resource={"tags": ["a"]})
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[tuple[PollServer, bytes]]:
+    """A PollServer over TLS with a self-signed certificate, and that certificate."""
+    cert, key = self_signed_pair(tmp_path)
+    credentials = grpc.ssl_server_credentials([(key.read_bytes(), cert.read_bytes())])
+    running = PollServer(PollServicer(), credentials).start()
+    yield running, cert.read_bytes()
+    running.stop()
+
+
+@pytest.mark.parametrize(
+    ("client_tls", "hint"),
+    [
+        (False, "(the server may expect TLS: connect with TLS)"),
+        (True, "(the server may not use TLS: connect without TLS)"),
+    ],
+)
+def test_a_tls_mismatch_gives_socket_closed_without_a_hint(
+    hub: ConfigHub,
+    server: PollServer,
+    tls_server: tuple[PollServer, bytes],
+    client_tls: bool,
+    hint: str,
+) -> None:
+    """One end with TLS and the other without: the failure says which way to look."""
+    secure, cert = tls_server
+    target = f"localhost:{(server if client_tls else secure).port}"
+    source = GrpcPollSource(target, hub, root_certificates=cert if client_tls else None)
+    with pytest.raises(PollFailed) as caught:
+        source.poll_once()
+    source.stop()
+    assert caught.value.code == "UNAVAILABLE"
+    assert caught.value.reason.endswith(hint)
+    assert "root_certificates" not in str(caught.value)
+
+
+def test_the_credentials_hint_names_library_arguments(server: PollServer, hub: ConfigHub) -> None:
+    """A refusal hints at the credentials in words the CLI can show too, not as token=."""
+    server.servicer.required_auth = "Bearer right"
+    source = GrpcPollSource(server.target, hub, token="wrong")
+    with pytest.raises(PollFailed) as caught:
+        source.poll_once()
+    source.stop()
+    assert caught.value.fatal
+    assert caught.value.reason == (
+        "bad credentials (the server refused the credentials: check the token or basic credentials)"
+    )
+
+
+def test_a_bad_target_goes_silently_elsewhere(hub: ConfigHub) -> None:
+    """A target gRPC would dial other than meant (443, a URL) is refused with what to give.
+
+    host:port, [v6]:port and the targets of gRPC's own schemes are taken as they are.
+    """
+    refused = [
+        ("", "target is empty: give HOST:PORT"),
+        ("  ", "target is empty"),
+        ("http://deep:43315", "is a URL: give HOST:PORT"),
+        ("https://deep", "(for https, connect with TLS)"),
+        ("grpc://deep:43315", "is a URL"),
+        ("foo://deep:1", "has a scheme gRPC does not resolve"),
+        ("deep", "'deep' has no port: give HOST:PORT (without one, gRPC would use 443)"),
+        ("deep:", "has no port"),
+        ("[::1]", "has no port"),
+        ("[::1]x", "give [ADDRESS]:PORT"),
+        ("[::1:50051", "without ']'"),
+        ("::1:50051", "an IPv6 address needs brackets"),
+        (":50051", "has no host"),
+        ("deep:0", "port '0' is not in 1-65535"),
+        ("deep:65536", "port '65536' is not in 1-65535"),
+        ("deep:http", "port 'http' is not a number"),
+        ("deep:\u00b2", "is not a number"),
+        ("deep :1", "holds whitespace"),
+    ]
+    for target, message in refused:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            GrpcPollSource(target, hub)
+    taken = [
+        "127.0.0.1:1",
+        "localhost:65535",
+        "[::1]:50051",
+        "dns:///localhost:1",
+        "dns:localhost:1",
+        "ipv4:127.0.0.1:1",
+        "ipv6:[::1]:1",
+        "unix:/tmp/confighub.sock",
+        "unix-abstract:confighub",
+    ]
+    for target in taken:
+        GrpcPollSource(target, hub).stop()

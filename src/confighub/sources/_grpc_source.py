@@ -2,40 +2,36 @@
 
 One daemon thread polls (each poll is a ``Poller.poll``) every ``interval``, or
 back to back when the server holds polls (``hold=``, see
-``confighub._wire.keys``). On failure it backs off with jitter up to a cap
-and marks the hub INTERRUPTED once per outage; the next applied poll makes it
-VALID again.
+``confighub._wire.keys``), paced by ``Pacing`` when the server does not hold
+them. On failure it backs off with jitter up to a cap and marks the hub
+INTERRUPTED once per outage; the next applied poll makes it VALID again.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Final, Self
+from typing import Any, Self
 
-import grpc
 from deepproto.proto.poll.v1 import poll_pb2_grpc
 from reactivex import Observable, abc
 
 from confighub._internal.lifecycle import StartStop
-from confighub._wire.credentials import authorization_metadata
+from confighub._internal.text import cut, short_hash
+from confighub._wire.credentials import authorization_metadata, check_root_certificates
 from confighub.exceptions import HubClosed, LifecycleError, PollCancelled, PollFailed
 from confighub.hub import ConfigHub, SourceState
-from confighub.sources._backoff import Backoff
-from confighub.sources._poller import Poller, resource_proto
+from confighub.sources._backoff import Backoff, Pacing
+from confighub.sources._poller import Poller, check_target, open_channel, resource_proto
 from confighub.sources._results import PollResult, RejectedTracePoint
 
 __all__ = ["GrpcPollSource"]
 
 logger = logging.getLogger("confighub")
-
-# Retrying sooner cannot fix these: the client would only hammer the server.
-_AT_CAP: Final = frozenset({"UNAUTHENTICATED", "PERMISSION_DENIED", "UNIMPLEMENTED"})
-# A held NO_CHANGE back sooner than this (seconds) was not held.
-_AT_ONCE: Final = 1.0
 
 
 class GrpcPollSource(StartStop):
@@ -43,21 +39,27 @@ class GrpcPollSource(StartStop):
 
     With ``hold`` the next poll goes out as soon as one returns, and ``interval``
     only paces a server that answers held polls at once, twice in a row (one
-    that ignores the hold). The first poll, and the first after a failure, is not held, so the
-    hub is VALID as soon as the server answers.
+    that ignores the hold), whatever it answers. The first poll, and the first
+    after a failure, is not held, so the hub is VALID as soon as the server
+    answers. A NO_CHANGE before any config came is not applied: the source asks
+    again for the whole config.
+
+    ``target`` is ``host:port``, ``[v6 address]:port`` or a target of gRPC's own
+    schemes (``dns:``, ``unix:``, ...), else ``ValueError`` (a URL, no port); with
+    an injected ``channel`` or ``stub`` it only names the source in messages.
 
     ``resource`` holds the attributes the server targets tracepoints by.
-    ``root_certificates`` (PEM) turns on TLS; ``token`` or ``basic``
-    (``"user:pass"``) add an ``authorization`` header. ``channel`` or ``stub``
-    replace the network layer (an injected channel is not closed by ``stop()``).
-    ``timeout`` is the deadline of a poll beyond any hold.
+    ``root_certificates`` (PEM, checked at once) turns on TLS; ``token`` or
+    ``basic`` (``"user:pass"``) add an ``authorization`` header. ``channel`` or
+    ``stub`` replace the network layer (an injected channel is not closed by
+    ``stop()``). ``timeout`` is the deadline of a poll beyond any hold.
 
-    A tracepoint of an update that fails validation is logged and published on
-    ``rejected``; the others apply under the server's hash, so the next poll is
-    a NO_CHANGE and the server is not asked again. ``on_pause`` is called with
-    every wait (seconds) before the next poll; ``clock`` (monotonic seconds)
-    tells a held poll from one that returned at once. Both are there for tests
-    and metrics.
+    A tracepoint of an update that fails validation, and every copy of an id
+    the update repeats, is logged and published on ``rejected``; the others
+    apply under the server's hash, so the next poll is a NO_CHANGE and the
+    server is not asked again. ``on_pause`` is called with every wait (seconds)
+    before the next poll; ``clock`` (monotonic seconds) tells a held poll from
+    one that returned at once. Both are there for tests and metrics.
     """
 
     def __init__(
@@ -81,36 +83,48 @@ class GrpcPollSource(StartStop):
         on_pause: Callable[[float], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if interval <= 0 or timeout <= 0 or (hold is not None and hold <= 0):
+        # NaN would pass a bare ``<= 0`` test, and no thread can wait for inf seconds.
+        given = (interval, timeout) if hold is None else (interval, timeout, hold)
+        if not all(x > 0 and math.isfinite(x) for x in given):
             raise ValueError(
-                f"interval, timeout and hold must be > 0, got {interval}, {timeout}, {hold}"
+                f"interval, timeout and hold must be > 0 and finite,"
+                f" got {interval}, {timeout}, {hold}"
             )
+        if root_certificates is not None:
+            check_root_certificates(root_certificates)
+        # Every setting is checked before a channel opens, so that a refusal leaks none.
+        metadata, resource_message = authorization_metadata(token, basic), resource_proto(resource)
         self.target = target
         self.interval = interval
         self.hold = hold
         self.timeout = timeout
         self._hub = hub
         self._backoff = Backoff(backoff_initial, backoff_max, backoff_multiplier, jitter)
+        self._pacing = Pacing(interval, hold)
         self._on_pause = on_pause
         self._clock = clock
         self._owned_channel: Any = None
+        tls = None  # unknown: the channel or stub was injected
         if stub is None:
             if channel is None:
+                check_target(target)
+                tls = root_certificates is not None
                 # grpc's own reconnect backoff (1 s, growing to 120 s) would otherwise
                 # override ours: a call fails fast until the channel's next attempt.
                 options = (
                     ("grpc.initial_reconnect_backoff_ms", max(1, int(backoff_initial * 1000))),
                     ("grpc.max_reconnect_backoff_ms", max(1, int(backoff_max * 1000))),
                 )
-                channel = self._owned_channel = _open_channel(target, root_certificates, options)
+                channel = self._owned_channel = open_channel(target, root_certificates, options)
             stub = poll_pb2_grpc.PollConfigStub(channel)
         self._poller = Poller(
             target,
             hub,
             stub,
-            metadata=authorization_metadata(token, basic),
-            resource=resource_proto(resource),
+            metadata=metadata,
+            resource=resource_message,
             timeout=timeout,
+            tls=tls,
         )
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -119,7 +133,7 @@ class GrpcPollSource(StartStop):
         self._hub_watch: abc.DisposableBase | None = None
         self._outage = False
         self._answered = False
-        self._instant_answers = 0
+        self._told_missing = False
         self._last_error: PollFailed | None = None
 
     @property
@@ -220,34 +234,26 @@ class GrpcPollSource(StartStop):
             raise
         except Exception as err:
             return 0.0 if self._stopping.is_set() else self._failed(self._as_failure(err))
-        self._recovered()
-        if self.hold is None:
-            return self.interval
-        # A server that ignores the hold answers NO_CHANGE at once: polling again
-        # immediately would hammer it, so after two such answers in a row fall back to
-        # the interval. One alone is not proof: a HubServer that is shutting down answers
-        # its held polls at once, and the next poll should find the outage now, not an
-        # interval later. A server that caps the hold answers after seconds: poll again.
-        at_once = hold is not None and self._clock() - started < min(hold / 2, _AT_ONCE)
-        if not at_once or result.updated:
-            self._instant_answers = 0
-            return 0.0
-        self._instant_answers += 1
-        return self.interval if self._instant_answers >= 2 else 0.0
+        took = self._clock() - started
+        if result.config_missing:
+            self._missing()
+        else:
+            self._recovered()
+        return self._pacing.after_answer(hold, took, config_missing=result.config_missing)
 
     def _as_failure(self, error: Exception) -> PollFailed:
         if isinstance(error, PollFailed):
             return error
         # Not a gRPC status: a malformed response or a bug, worth its traceback.
         logger.error("unexpected error polling %s", self.target, exc_info=error)
-        failure = PollFailed(self.target, None, f"{type(error).__name__}: {error}")
+        failure = PollFailed(self.target, None, f"{type(error).__name__}: {cut(str(error))}")
         failure.__cause__ = error
         return failure
 
     def _failed(self, failure: PollFailed) -> float:
         self._last_error = failure
         self._answered = False
-        at_cap = failure.code in _AT_CAP
+        at_cap = failure.fatal
         delay = self._backoff.at_cap() if at_cap else self._backoff.next_delay()
         if self._outage:
             logger.debug("%s; retrying in %.2f s", failure, delay)
@@ -256,7 +262,7 @@ class GrpcPollSource(StartStop):
         logger.warning(
             "%s; kept the last good config (hash %s); retrying in %.2f s%s",
             failure,
-            self._hub.server_hash,
+            short_hash(self._hub.server_hash),
             delay,
             " (the backoff cap: retrying sooner would not help)" if at_cap else "",
         )
@@ -266,9 +272,21 @@ class GrpcPollSource(StartStop):
     def _recovered(self) -> None:
         self._backoff.reset()
         self._answered = True
+        self._told_missing = False
         if self._outage:
             self._outage = False
-            logger.info("polling %s works again (hash %s)", self.target, self._hub.server_hash)
+            logger.info(
+                "polling %s works again (hash %s)", self.target, short_hash(self._hub.server_hash)
+            )
+
+    def _missing(self) -> None:
+        # The server answers, but with nothing to apply: the hub's status stays as it is,
+        # and the next poll is not held, so that it plainly asks for the config.
+        self._backoff.reset()
+        self._answered = False
+        log = logger.debug if self._told_missing else logger.warning
+        self._told_missing = True
+        log("%s answered NO_CHANGE before sending any config; asking for it again", self.target)
 
     def _paused(self, delay: float) -> None:
         if self._on_pause is not None:
@@ -280,13 +298,3 @@ class GrpcPollSource(StartStop):
     def _interrupt(self) -> None:
         self._stopping.set()
         self._poller.cancel()
-
-
-def _open_channel(
-    target: str, root_certificates: bytes | None, options: tuple[tuple[str, Any], ...]
-) -> Any:
-    """A TLS channel trusting ``root_certificates`` (PEM) if given, else a plaintext one."""
-    if root_certificates is None:
-        return grpc.insecure_channel(target, options=options)
-    credentials = grpc.ssl_channel_credentials(root_certificates=root_certificates)
-    return grpc.secure_channel(target, credentials, options=options)
