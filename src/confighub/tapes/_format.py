@@ -132,10 +132,11 @@ def numbered_lines(path: str, file: IO[bytes]) -> Iterator[tuple[int, str]]:
         try:
             # Decoded line by line, not by the file: a text file decodes ahead in chunks, and
             # a bad byte a few lines on would fail the line before it.
-            yield number, raw.decode("utf-8")
+            text = raw.decode("utf-8")
         except UnicodeDecodeError as err:
             reason = f"not UTF-8: byte {raw[err.start]:#04x} at byte {err.start + 1} of the line"
             raise TapeError(path, number, reason) from None
+        yield number, text
 
 
 def check_time(path: str, number: int, name: str, value: object) -> int:
