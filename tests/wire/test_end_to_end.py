@@ -28,7 +28,11 @@ def test_a_long_polling_client_follows_edits_a_bad_edit_and_two_server_restarts(
         server = HubServer(store).start()
         port = server.port
         changes, statuses = watch(hub)
-        source = GrpcPollSource(server.target, hub, hold=5, backoff_initial=0.05, backoff_max=0.2)
+        # A short interval: after a restart, answers come at once, and the client paces
+        # its polls by it until one is held again.
+        source = GrpcPollSource(
+            server.target, hub, hold=5, interval=0.2, backoff_initial=0.05, backoff_max=0.2
+        )
         with source:
             changes.wait_for(lambda seen: len(seen) == 1, "the first config")
             replace_file(file, dump_tracepoints(B))
