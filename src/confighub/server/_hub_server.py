@@ -13,18 +13,16 @@ import contextlib
 import gc
 import logging
 import math
-import os
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, Final, NamedTuple, Self
 
 import grpc
 
 from confighub._internal.lifecycle import StartStop
-from confighub._wire.credentials import check_tls_pair
 from confighub.exceptions import LifecycleError, ServeFailed
 from confighub.server._auth import Authenticator
+from confighub.server._listener import TlsSetting, bind_failure, join, tls_credentials
 from confighub.server._poll_service import PollService
 from confighub.stores import Store, StoreState
 
@@ -62,7 +60,8 @@ class HubServer(StartStop):
       (``"user:password"``) makes them send ``authorization: Basic <base64>``.
       With both, either is accepted. A refused call ends ``UNAUTHENTICATED``.
     - ``tls_cert``/``tls_key`` enable TLS: PEM contents as ``bytes``, or the path
-      of a PEM file as ``str`` or ``os.PathLike``.
+      of a PEM file as ``str`` or ``os.PathLike``; a key that is not the
+      certificate's raises ``ValueError`` here, not at ``start()``.
     - A client that sends the ``confighub-hold`` metadata (seconds) while its
       hash is current is answered when its config changes or after
       ``min(hold, max_hold)`` seconds; other clients are answered at once.
@@ -80,8 +79,8 @@ class HubServer(StartStop):
         port: int = 0,
         token: str | None = None,
         basic: str | None = None,
-        tls_cert: bytes | str | os.PathLike[str] | None = None,
-        tls_key: bytes | str | os.PathLike[str] | None = None,
+        tls_cert: TlsSetting = None,
+        tls_key: TlsSetting = None,
         max_hold: float = 30.0,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         on_snapshot: Callable[[Any], object] | None = None,
@@ -90,14 +89,10 @@ class HubServer(StartStop):
             raise ValueError(f"max_hold must be a finite number of seconds >= 0, got {max_hold!r}")
         if max_message_size <= 0:
             raise ValueError(f"max_message_size must be > 0 bytes, got {max_message_size!r}")
-        check_tls_pair(tls_cert, tls_key)
         self._store = store
         self._host = host
         self._requested_port = port
-        self._credentials = None
-        if tls_cert is not None and tls_key is not None:
-            key, cert = _pem(tls_key, "tls_key"), _pem(tls_cert, "tls_cert")
-            self._credentials = grpc.ssl_server_credentials([(key, cert)])
+        self._credentials = tls_credentials(tls_cert, tls_key)
         authenticator = None
         if token is not None or basic is not None:
             authenticator = Authenticator(token=token, basic=basic)
@@ -126,7 +121,7 @@ class HubServer(StartStop):
         self._stopped = False
 
     def __repr__(self) -> str:
-        where = _join(self._host, self._requested_port if self._port == _UNSET_PORT else self._port)
+        where = join(self._host, self._requested_port if self._port == _UNSET_PORT else self._port)
         state = "stopped" if self._stopped else "serving" if self._thread else "not started"
         return f"HubServer({where}, {state}, tls={self._credentials is not None})"
 
@@ -140,7 +135,7 @@ class HubServer(StartStop):
     @property
     def target(self) -> str:
         """``host:port`` to give a gRPC channel (known once started)."""
-        return _join(self._host, self.port)
+        return join(self._host, self.port)
 
     @property
     def store(self) -> Store:
@@ -207,23 +202,19 @@ class HubServer(StartStop):
 
     async def _serve(self) -> None:
         loop = asyncio.get_running_loop()
-        address = _join(self._host, self._requested_port)
+        address = join(self._host, self._requested_port)
         server: Any = None
         try:
             server = grpc.aio.server(options=self._options)
             server.add_generic_rpc_handlers(self._service.handlers())
-            if self._credentials is None:
-                port = server.add_insecure_port(address)
-            else:
-                port = server.add_secure_port(address, self._credentials)
-            if not port:
-                raise RuntimeError("no port was bound")
+            port = self._add_port(server, address)
             await server.start()
         except Exception as err:
             # The grpc.aio runtime (and its poller thread) lives as long as the server
             # object: drop it here, not when the caller lets go of a traceback.
             server = None
-            self._startup_error = ServeFailed(address, str(err))
+            failed = err if isinstance(err, ServeFailed) else ServeFailed(address, str(err))
+            self._startup_error = failed
             return
         self._service.open(loop)
         self._stop_requested = asyncio.Event()
@@ -238,6 +229,21 @@ class HubServer(StartStop):
             await server.stop(self._grace)
             server = None
 
+    def _add_port(self, server: Any, address: str) -> int:
+        try:
+            if self._credentials is None:
+                port: int = server.add_insecure_port(address)
+            else:
+                port = server.add_secure_port(address, self._credentials)
+        except RuntimeError as err:
+            port, said = 0, str(err)
+        else:
+            said = "no port was bound"
+        if not port:
+            # gRPC's own words only point at its debug log; the operating system says why.
+            raise ServeFailed(address, bind_failure(self._host, self._requested_port) or said)
+        return port
+
     def _wake_callback(self, loop: asyncio.AbstractEventLoop) -> Callable[[StoreState], None]:
         refresh = self._service.refresh
 
@@ -248,20 +254,3 @@ class HubServer(StartStop):
                 loop.call_soon_threadsafe(refresh)
 
         return wake
-
-
-def _pem(value: bytes | str | os.PathLike[str], name: str) -> bytes:
-    if isinstance(value, bytes):
-        pem = value
-    elif isinstance(value, str) and value.lstrip().startswith("-----BEGIN"):
-        raise TypeError(f"{name} looks like PEM text: pass PEM contents as bytes, or a file path")
-    else:
-        pem = Path(value).read_bytes()
-    if b"-----BEGIN" not in pem:
-        raise ValueError(f"{name} is not PEM: expected a '-----BEGIN ...-----' block")
-    return pem
-
-
-def _join(host: str, port: int) -> str:
-    # An IPv6 literal needs brackets before the port.
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
