@@ -5,20 +5,23 @@ from __future__ import annotations
 import errno
 import os
 import socket
+import threading
 from collections.abc import Iterator
+from concurrent import futures
 from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
 from deepproto.proto.common.v1 import common_pb2
-from deepproto.proto.poll.v1 import poll_pb2
+from deepproto.proto.poll.v1 import poll_pb2, poll_pb2_grpc
 from deepproto.proto.resource.v1 import resource_pb2
 
-from confighub import TracePoint
+from confighub import TracePoint, config_hash
 from confighub.exceptions import ServeFailed
-from confighub.server import HubServer, MemoryStore
-from tests.support.polling import resource
+from confighub.server import HubServer, MemoryStore, StoreState, _views
+from confighub.server._views import DEFAULT_MAX_VIEWS, ViewCache
+from tests.support.polling import poll, resource
 from tests.support.tls import self_signed_pair
 
 CART = TracePoint("cart", "shop/cart.py", 12)
@@ -84,6 +87,74 @@ def a_poll_of_265000_attributes() -> bytes:
     return body
 
 
+BITS = [TracePoint(f"bit{n}", "t.py", n + 1, targeting={f"bit{n}": "1"}) for n in range(11)]
+
+
+def bits(number: int) -> Any:
+    """The resource of a client that gets the targeted tracepoints of ``number``'s set bits."""
+    return resource(**{f"bit{n}": str(number >> n & 1) for n in range(len(BITS))})
+
+
+def state(version: int, *tracepoints: TracePoint) -> StoreState:
+    """A store state of ``tracepoints``."""
+    return StoreState(version, tracepoints, config_hash(tracepoints))
+
+
+def test_2000_distinct_resources_leave_at_most_the_cap_of_views() -> None:
+    """Each client with another set of targeted tracepoints adds a view; 256 at most are kept."""
+    cache = ViewCache(state(0, CART, *BITS))
+    for number in range(2000):
+        cache.view_for(bits(number))
+    assert len(cache) == len(cache.views()) == DEFAULT_MAX_VIEWS == 256
+
+
+def test_the_view_in_use_outlives_a_crowd_of_one_off_resources() -> None:
+    """Eviction takes the least recently used view: one polled all along is never rebuilt."""
+    cache = ViewCache(state(0, CART, *BITS), max_views=8)
+    steady = cache.view_for(bits(0))
+    for number in range(1, 100):
+        cache.view_for(bits(number))
+        assert cache.view_for(bits(0)) is steady
+    assert len(cache) == 8
+
+
+def test_no_view_of_an_old_version_remains_after_a_store_change() -> None:
+    """A change of an untargeted tracepoint drops every view, and new polls get new ones."""
+    cache = ViewCache(state(0, CART, *BITS))
+    for number in range(50):
+        cache.view_for(bits(number))
+    cache.update(state(1, TracePoint("cart", "shop/cart.py", 13), *BITS))
+    assert cache.views() == ()
+    for number in range(50):
+        cache.view_for(bits(number))
+    assert {view.version for view in cache.views()} == {1}
+    assert len(cache) == 50
+
+
+def test_a_view_holding_a_changed_tracepoint_is_not_kept_for_reuse() -> None:
+    """After a targeted change only views that may still be served stay, and are reused."""
+    cache = ViewCache(state(0, CART, *BITS))
+    kept, dropped = cache.view_for(bits(0b10)), cache.view_for(bits(0b01))
+    moved = TracePoint("bit0", "t.py", 99, targeting={"bit0": "1"})
+    cache.update(state(1, CART, moved, *BITS[1:]))
+    assert cache.views() == (kept,)
+    assert dropped not in cache.views()
+    assert cache.view_for(bits(0b10)) is kept
+    assert kept.version == 1
+
+
+def test_many_distinct_resources_keep_at_most_max_views_cached() -> None:
+    """max_views is a constructor argument: 40 kinds of client leave at most 16 views cached."""
+    with (
+        HubServer(MemoryStore([CART, *BITS]), max_views=16) as server,
+        grpc.insecure_channel(server.target) as channel,
+    ):
+        stub = poll_pb2_grpc.PollConfigStub(channel)
+        for number in range(40):
+            poll(stub, attributes={f"bit{n}": str(number >> n & 1) for n in range(len(BITS))})
+        assert 0 < server.stats().views <= 16
+
+
 def test_a_taken_port_is_refused_with_the_operating_systems_reason(
     hub_server: HubServer,
 ) -> None:
@@ -109,3 +180,32 @@ def test_a_key_of_another_certificate_is_refused_at_construction(tmp_path: Path)
         HubServer(MemoryStore(), tls_cert=cert, tls_key=other_key)
     assert "certificate" in str(caught.value)
     assert "key" in str(caught.value)
+
+
+def test_a_large_view_is_serialized_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """While a big UPDATE body is being serialized, another client's poll is answered."""
+    config = [TracePoint(f"tp{n}", "big.py", n + 1) for n in range(_views.OFFLOAD_AT)]
+    release = threading.Event()
+    threads: list[str] = []
+    serialize = _views._update_body
+
+    def blocking(digest: str, tracepoints: tuple[TracePoint, ...]) -> bytes:
+        threads.append(threading.current_thread().name)
+        release.wait(30)
+        return serialize(digest, tracepoints)
+
+    monkeypatch.setattr(_views, "_update_body", blocking)
+    with (
+        HubServer(MemoryStore(config)) as server,
+        grpc.insecure_channel(server.target) as channel,
+        futures.ThreadPoolExecutor(max_workers=2) as pool,
+    ):
+        stub = poll_pb2_grpc.PollConfigStub(channel)
+        updates = [pool.submit(poll, stub) for _ in range(2)]
+        answer = poll(stub, config_hash(config), timeout=10)
+        assert answer.response_type == poll_pb2.NO_CHANGE
+        release.set()
+        assert {len(update.result(timeout=30).response) for update in updates} == {len(config)}
+        assert server.stats().serializations == 2  # one NO_CHANGE body, one UPDATE body
+    assert len(threads) == 1
+    assert threads[0] != "confighub-server"

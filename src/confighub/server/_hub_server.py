@@ -24,6 +24,7 @@ from confighub.exceptions import LifecycleError, ServeFailed
 from confighub.server._auth import Authenticator
 from confighub.server._listener import TlsSetting, bind_failure, join, tls_credentials
 from confighub.server._poll_service import PollService
+from confighub.server._views import DEFAULT_MAX_VIEWS
 from confighub.stores import Store, StoreState
 
 __all__ = ["HubServer", "ServerStats"]
@@ -48,6 +49,8 @@ class ServerStats(NamedTuple):
     """Response bodies serialized (once per view and hash, not per poll)."""
     snapshots: int
     """Snapshots received."""
+    views: int
+    """Views (the config of one kind of client, with its response bytes) cached now."""
 
 
 class HubServer(StartStop):
@@ -67,6 +70,8 @@ class HubServer(StartStop):
       ``min(hold, max_hold)`` seconds; other clients are answered at once.
     - ``max_message_size`` bounds both requests and responses; a client whose
       config is larger gets ``RESOURCE_EXHAUSTED`` saying so.
+    - ``max_views`` bounds the views cached (one per set of tracepoints that
+      some client gets, with its response bytes); the least recently used go first.
     - ``on_snapshot(snapshot)`` gets each ``Snapshot`` an agent sends, on the
       server's event loop thread: it must not block. Its errors are logged.
     """
@@ -83,6 +88,7 @@ class HubServer(StartStop):
         tls_key: TlsSetting = None,
         max_hold: float = 30.0,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        max_views: int = DEFAULT_MAX_VIEWS,
         on_snapshot: Callable[[Any], object] | None = None,
     ) -> None:
         if not (math.isfinite(max_hold) and max_hold >= 0):
@@ -108,6 +114,7 @@ class HubServer(StartStop):
             authenticator=authenticator,
             max_hold=max_hold,
             max_message_size=max_message_size,
+            max_views=max_views,
             on_snapshot=on_snapshot,
         )
         self._lifecycle = threading.Lock()
@@ -146,7 +153,12 @@ class HubServer(StartStop):
         """Return the server's counters."""
         service = self._service
         return ServerStats(
-            service.polls, service.holds, service.held, service.serializations, service.snapshots
+            service.polls,
+            service.holds,
+            service.held,
+            service.serializations,
+            service.snapshots,
+            service.views,
         )
 
     def start(self) -> Self:

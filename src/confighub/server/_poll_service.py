@@ -48,6 +48,7 @@ class PollService:
         authenticator: Authenticator | None,
         max_hold: float,
         max_message_size: int,
+        max_views: int,
         on_snapshot: Callable[[Any], object] | None,
         clock: Callable[[], int] = time.time_ns,
     ) -> None:
@@ -57,7 +58,7 @@ class PollService:
         self._max_message_size = max_message_size
         self._on_snapshot = on_snapshot
         self._clock = clock
-        self._views = ViewCache(store.state)
+        self._views = ViewCache(store.state, max_views=max_views)
         self._changed: asyncio.Future[None] | None = None
         self._closing = False
         self.polls = 0
@@ -69,6 +70,11 @@ class PollService:
     def serializations(self) -> int:
         """How many response bodies were serialized so far."""
         return self._views.serializations
+
+    @property
+    def views(self) -> int:
+        """How many views are cached now."""
+        return len(self._views)
 
     def handlers(self) -> tuple[Any, ...]:
         """The generic RPC handlers to add to a ``grpc.aio`` server."""
@@ -126,7 +132,7 @@ class PollService:
             view = await self._held(request, view, hold)
         if view.hash == request.current_hash:
             return ts_field(self._clock()) + view.no_change
-        body = self._views.update_body(view)
+        body = await self._views.update_body(view)
         if len(body) + TS_FIELD_SIZE > self._max_message_size:
             await self._refuse_too_large(view, len(body) + TS_FIELD_SIZE, context)
         return ts_field(self._clock()) + body

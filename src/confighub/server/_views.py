@@ -5,13 +5,21 @@ tracepoint plus the targeted ones its resource matches. Clients with the same
 view share one ``View``, which holds the serialized ``PollResponse`` bodies
 for UPDATE and NO_CHANGE *without* ``ts_nanos``. Protobuf merges the fields of
 concatenated messages, so a response is ``ts_field(now) + body``: fresh time,
-cached bytes. A store change keeps the bodies of every view whose hash did not
-change.
+cached bytes.
+
+The cache is bounded, because clients choose their resources and so how many
+views there are: it holds at most ``max_views``, the least recently used going
+first. A store change drops every view that no client can be served any more
+(one holding a tracepoint that is gone or changed, or lacking a new untargeted
+one); the others are kept, for their bytes, only until a client of the new
+version claims one by hash, and they count toward the bound meanwhile.
 """
 
 from __future__ import annotations
 
+import asyncio
 import struct
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -21,15 +29,19 @@ from confighub.model import TracePoint, config_hash
 from confighub.server._targeting import matches, resource_attributes
 from confighub.stores import StoreState
 
-__all__ = ["TS_FIELD_SIZE", "View", "ViewCache", "ts_field"]
+__all__ = ["DEFAULT_MAX_VIEWS", "OFFLOAD_AT", "TS_FIELD_SIZE", "View", "ViewCache", "ts_field"]
 
 # PollResponse.ts_nanos is field 1, a fixed64: wire type 1, so the key byte is (1 << 3) | 1.
 _TS_FIELD: Final = struct.Struct("<BQ")
 _TS_KEY: Final = 0x09
 TS_FIELD_SIZE: Final = _TS_FIELD.size
-# Clients' resources can differ in ways that select the same view, or that select
-# many views; either way the cache stays small.
-_MAX_VIEWS: Final = 1024
+
+DEFAULT_MAX_VIEWS: Final = 256
+"""Views cached at most: each can hold a whole config's bytes, so this bounds the memory."""
+
+OFFLOAD_AT: Final = 1000
+"""Views of this many tracepoints or more are serialized on a worker thread, not on the loop
+(10,000 tracepoints take about 70 ms, which every other client would wait through)."""
 
 
 def ts_field(ts_nanos: int) -> bytes:
@@ -44,7 +56,12 @@ class View:
     hash: str
     tracepoints: tuple[TracePoint, ...]
     no_change: bytes
+    version: int
+    """The store version the view was last found current in."""
+    targeted: frozenset[bytes] = field(repr=False)
+    """The digests of its targeted tracepoints: what a store change must keep for it to survive."""
     _update: bytes | None = field(default=None, repr=False)
+    _pending: asyncio.Future[bytes] | None = field(default=None, repr=False)
     too_large_logged: bool = field(default=False, repr=False)
 
 
@@ -55,22 +72,41 @@ class ViewCache:
     ``serializations`` counts the response bodies serialized so far.
     """
 
-    def __init__(self, state: StoreState) -> None:
+    def __init__(
+        self, state: StoreState, *, max_views: int = DEFAULT_MAX_VIEWS, offload_at: int = OFFLOAD_AT
+    ) -> None:
+        if max_views < 1:
+            raise ValueError(f"max_views must be >= 1, got {max_views!r}")
         self.serializations = 0
         self.version = -1
+        self._max_views = max_views
+        self._offload_at = offload_at
         self._tracepoints: tuple[TracePoint, ...] = ()
         self._targeted: tuple[tuple[int, TracePoint], ...] = ()
-        self._by_key: dict[tuple[int, ...], View] = {}
-        self._previous: dict[str, View] = {}
+        self._untargeted: frozenset[bytes] | None = None
+        self._by_key: OrderedDict[tuple[int, ...], View] = OrderedDict()
+        self._reusable: dict[str, View] = {}
         self.update(state)
 
+    def __len__(self) -> int:
+        return len(self._by_key) + len(self._reusable)
+
+    def views(self) -> tuple[View, ...]:
+        """Every view held: those of the current version, then those kept for reuse."""
+        return (*self._by_key.values(), *self._reusable.values())
+
     def update(self, state: StoreState) -> None:
-        """Move to a new store state, keeping the bodies of views whose hash survives it."""
+        """Move to a new store state, keeping only the views that may still be served."""
+        untargeted = frozenset(tp.digest for tp in state.tracepoints if not tp.targeting)
+        targeted = frozenset(tp.digest for tp in state.tracepoints if tp.targeting)
+        # Every view holds every untargeted tracepoint, so when those change no view survives.
+        survivors = self._by_key.values() if untargeted == self._untargeted else ()
+        self._reusable = {view.hash: view for view in survivors if view.targeted <= targeted}
+        self._by_key = OrderedDict()
         self.version = state.version
         self._tracepoints = state.tracepoints
         self._targeted = tuple((i, tp) for i, tp in enumerate(state.tracepoints) if tp.targeting)
-        self._previous = {view.hash: view for view in self._by_key.values()}
-        self._by_key = {}
+        self._untargeted = untargeted
 
     def view_for(self, resource: Any) -> View:
         """Return the view of a client whose ``PollRequest.resource`` is ``resource``."""
@@ -81,19 +117,31 @@ class ViewCache:
             key = ()
         view = self._by_key.get(key)
         if view is None:
-            view = self._build(key)
+            return self._build(key)
+        self._by_key.move_to_end(key)
         return view
 
-    def update_body(self, view: View) -> bytes:
-        """Return the UPDATE body of ``view`` (all but ``ts_nanos``), serializing it once."""
+    async def update_body(self, view: View) -> bytes:
+        """Return the UPDATE body of ``view`` (all but ``ts_nanos``), serializing it once.
+
+        A large view is serialized on a worker thread, and every poll that needs
+        it meanwhile waits for that one serialization.
+        """
         body = view._update
-        if body is None:
-            message = poll_pb2.PollResponse(
-                current_hash=view.hash,
-                response=[tp.to_proto() for tp in view.tracepoints],
-                response_type=poll_pb2.UPDATE,
-            )
-            body = view._update = message.SerializeToString()
+        if body is not None:
+            return body
+        if len(view.tracepoints) < self._offload_at:
+            body = _update_body(view.hash, view.tracepoints)
+        else:
+            pending = view._pending
+            if pending is None:
+                loop = asyncio.get_running_loop()
+                pending = loop.run_in_executor(None, _update_body, view.hash, view.tracepoints)
+                view._pending = pending
+            # Shielded: a poll that is cancelled while waiting must not cancel the others'.
+            body = await asyncio.shield(pending)
+        if view._update is None:
+            view._update, view._pending = body, None
             self.serializations += 1
         return body
 
@@ -105,14 +153,33 @@ class ViewCache:
         digest = config_hash(tracepoints)
         # Same hash, same tracepoints (perhaps listed in another order, which the
         # hash and the agents ignore): the bytes serialized before still hold.
-        view = self._previous.get(digest)
+        view = self._reusable.pop(digest, None)
         if view is None:
             no_change = poll_pb2.PollResponse(
                 current_hash=digest, response_type=poll_pb2.NO_CHANGE
             ).SerializeToString()
             self.serializations += 1
-            view = View(digest, tracepoints, no_change)
-        if len(self._by_key) >= _MAX_VIEWS:
-            del self._by_key[next(iter(self._by_key))]
+            targeted = frozenset(tp.digest for tp in tracepoints if tp.targeting)
+            view = View(digest, tracepoints, no_change, self.version, targeted)
+        view.version = self.version
+        while len(self) >= self._max_views:
+            self._evict()
         self._by_key[key] = view
         return view
+
+    def _evict(self) -> None:
+        # Views kept for reuse go first: no client of the current version has asked for them.
+        if self._reusable:
+            del self._reusable[next(iter(self._reusable))]
+        else:
+            self._by_key.popitem(last=False)
+
+
+def _update_body(digest: str, tracepoints: tuple[TracePoint, ...]) -> bytes:
+    message = poll_pb2.PollResponse(
+        current_hash=digest,
+        response=[tp.to_proto() for tp in tracepoints],
+        response_type=poll_pb2.UPDATE,
+    )
+    body: bytes = message.SerializeToString()
+    return body
