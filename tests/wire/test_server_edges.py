@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import socket
 import threading
@@ -85,6 +86,30 @@ def a_poll_of_265000_attributes() -> bytes:
     many = resource_pb2.Resource(attributes=[attribute("k", "v" * 5)] * 265_000)
     body: bytes = poll_pb2.PollRequest(resource=many).SerializeToString()
     return body
+
+
+def test_a_credential_sent_without_a_scheme_is_echoed_nowhere(
+    guarded: grpc.Channel, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bare secret in the authorization header is in no status detail and no log record."""
+    secret = "s3cret-0123456789abcdef"
+    with caplog.at_level(logging.DEBUG):
+        for header in (secret, f"{secret} more", f"Bearer{secret}"):
+            code, details = status(raw(guarded), b"", (("authorization", header),))
+            assert code == grpc.StatusCode.UNAUTHENTICATED
+            assert "unsupported authorization scheme" in details
+            assert "s3cret" not in details
+    assert "s3cret" not in caplog.text
+    assert not any("s3cret" in record.getMessage() for record in caplog.records)
+
+
+def test_more_than_one_authorization_header_is_refused(guarded: grpc.Channel) -> None:
+    """Two authorization headers, even a right one last, end UNAUTHENTICATED saying so."""
+    for first in ("Bearer wrong", f"Bearer {TOKEN}"):
+        metadata = (("authorization", first), ("authorization", f"Bearer {TOKEN}"))
+        code, details = status(raw(guarded), b"", metadata)
+        assert code == grpc.StatusCode.UNAUTHENTICATED
+        assert "more than one authorization header" in details
 
 
 BITS = [TracePoint(f"bit{n}", "t.py", n + 1, targeting={f"bit{n}": "1"}) for n in range(11)]

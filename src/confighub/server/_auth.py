@@ -4,12 +4,17 @@ Secrets are compared with ``hmac.compare_digest``, so how long a comparison take
 does not tell how much of a guess was right. The Deep Python agent's
 ``BasicAuthProvider`` separates the scheme with ``%20`` instead of a space; both
 are accepted. Scheme names are case-insensitive (RFC 9110).
+
+A refusal never repeats what the client sent: a client that left the scheme out
+sent its secret where the scheme goes, and refusals are logged and returned to
+whoever called. Only a registered scheme name is named, in its own spelling.
 """
 
 from __future__ import annotations
 
 import base64
 import hmac
+from collections.abc import Sequence
 from typing import Final
 
 from confighub._wire.credentials import check_credentials
@@ -18,12 +23,32 @@ from confighub._wire.keys import AUTHORIZATION_KEY
 __all__ = ["Authenticator"]
 
 _SEPARATORS: Final = (" ", "%20")
+# The IANA registry of HTTP authentication schemes: a name from it is no secret.
+_REGISTERED_SCHEMES: Final = {
+    name.lower(): name
+    for name in (
+        "Basic",
+        "Bearer",
+        "Concealed",
+        "Digest",
+        "DPoP",
+        "GNAP",
+        "HOBA",
+        "Mutual",
+        "Negotiate",
+        "OAuth",
+        "PrivateToken",
+        "SCRAM-SHA-1",
+        "SCRAM-SHA-256",
+        "vapid",
+    )
+}
 
 
 class Authenticator:
     """Accepts clients that present ``Bearer <token>`` or ``Basic base64(user:password)``.
 
-    Either or both may be configured; ``refusal`` says why a header is refused.
+    Either or both may be configured; ``refusal`` says why a call's headers are refused.
     """
 
     def __init__(self, *, token: str | None = None, basic: str | None = None) -> None:
@@ -40,17 +65,23 @@ class Authenticator:
             for scheme in self._accepted
         )
 
-    def refusal(self, header: str | None) -> str | None:
-        """Return why ``header`` (the ``authorization`` value, or None) is refused, or None."""
-        if header is None:
+    def refusal(self, headers: Sequence[str]) -> str | None:
+        """Return why a call with these ``authorization`` values is refused, or None.
+
+        One value is expected: with several, which one counts would be a guess.
+        """
+        if not headers:
             return f"missing '{AUTHORIZATION_KEY}' metadata: this server expects {self._expected}"
-        scheme, credential = _split(header)
+        if len(headers) > 1:
+            return f"more than one {AUTHORIZATION_KEY} header: send one, {self._expected}"
+        scheme, credential = _split(headers[0])
         expected = self._accepted.get(scheme.lower())
         if expected is None:
-            return (
-                f"unsupported authorization scheme {scheme!r}: this server expects {self._expected}"
-            )
-        if hmac.compare_digest(credential.strip().encode("utf-8"), expected):
+            registered = _REGISTERED_SCHEMES.get(scheme.lower())
+            named = f" {registered!r}" if registered else ""
+            return f"unsupported authorization scheme{named}: this server expects {self._expected}"
+        # surrogatepass: a lone surrogate, which no configured secret holds, refuses, not raises.
+        if hmac.compare_digest(credential.strip().encode("utf-8", "surrogatepass"), expected):
             return None
         what = "bearer token" if scheme.lower() == "bearer" else "basic credentials"
         return f"invalid {what} in '{AUTHORIZATION_KEY}' metadata"

@@ -179,7 +179,11 @@ class PollService:
     async def _authenticate(self, metadata: dict[str, Any], context: Any) -> None:
         if self._authenticator is None:
             return
-        refusal = self._authenticator.refusal(metadata.get(AUTHORIZATION_KEY))
+        # Every value, not the dict's last one: a second header must not pass unseen.
+        headers = [
+            value for key, value in context.invocation_metadata() or () if key == AUTHORIZATION_KEY
+        ]
+        refusal = self._authenticator.refusal(headers)
         if refusal is not None:
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, refusal)
 
