@@ -273,6 +273,7 @@ def test_lifecycle_errors_say_what_to_do(store: MemoryStore, server: HubServer) 
         ({"max_hold": -1.0}, "max_hold"),
         ({"max_hold": float("inf")}, "max_hold"),
         ({"max_message_size": 0}, "max_message_size"),
+        ({"max_poll_size": 0}, "max_poll_size"),
         ({"max_views": 0}, "max_views"),
         ({"tls_cert": b"-----BEGIN CERTIFICATE-----"}, "both tls_cert and tls_key"),
     ],

@@ -17,6 +17,9 @@ import pytest
 from deepproto.proto.common.v1 import common_pb2
 from deepproto.proto.poll.v1 import poll_pb2, poll_pb2_grpc
 from deepproto.proto.resource.v1 import resource_pb2
+from deepproto.proto.tracepoint.v1 import tracepoint_pb2
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from confighub import TracePoint, config_hash
 from confighub.exceptions import ServeFailed
@@ -86,6 +89,80 @@ def a_poll_of_265000_attributes() -> bytes:
     many = resource_pb2.Resource(attributes=[attribute("k", "v" * 5)] * 265_000)
     body: bytes = poll_pb2.PollRequest(resource=many).SerializeToString()
     return body
+
+
+def test_a_poll_over_max_poll_size_is_refused_before_it_is_parsed(
+    hub_server: HubServer, channel: grpc.Channel
+) -> None:
+    """A 3.7 MB poll, even a malformed one, ends INVALID_ARGUMENT naming the size limit.
+
+    Snapshots keep max_message_size: a 200 KB one is taken.
+    """
+    for body in (a_poll_of_265000_attributes(), b"\xff" * 70_000):
+        code, details = status(raw(channel), body)
+        assert code == grpc.StatusCode.INVALID_ARGUMENT
+        assert "max_poll_size" in details
+        assert "65536 bytes" in details
+        assert len(details) < 200
+    snapshot = tracepoint_pb2.Snapshot(tracepoint=tracepoint_pb2.TracePointConfig(ID="x" * 200_000))
+    assert status(raw(channel, SEND), snapshot.SerializeToString())[0] == grpc.StatusCode.OK
+    assert hub_server.stats().snapshots == 1
+
+
+def test_max_poll_size_is_a_constructor_argument() -> None:
+    """A server built with a smaller max_poll_size refuses a poll over it, serves one under."""
+    with (
+        HubServer(MemoryStore([CART]), max_poll_size=100) as server,
+        grpc.insecure_channel(server.target) as channel,
+    ):
+        code, details = status(raw(channel), request_bytes(name="x" * 200))
+        assert (code, "of 100 bytes" in details) == (grpc.StatusCode.INVALID_ARGUMENT, True)
+        assert status(raw(channel), request_bytes(name="shop"))[0] == grpc.StatusCode.OK
+
+
+@pytest.mark.parametrize(
+    ("attributes", "limit"),
+    [
+        ([attribute(f"k{n}", "v") for n in range(129)], "limit of 128"),
+        ([attribute("k" * 2000, "v")], "limit of 1024 bytes per key"),
+        ([attribute("service.name", "v" * 2000)], "limit of 1024 bytes per value"),
+    ],
+    ids=["129 attributes", "a 2,000-byte key", "a 2,000-byte value"],
+)
+def test_a_poll_with_too_many_or_too_big_attributes_is_refused(
+    channel: grpc.Channel, attributes: list[Any], limit: str
+) -> None:
+    """Over 128 attributes, or a key or value over 1 KiB: INVALID_ARGUMENT, bounded, naming it."""
+    body = poll_pb2.PollRequest(
+        resource=resource_pb2.Resource(attributes=attributes)
+    ).SerializeToString()
+    code, details = status(raw(channel), body)
+    assert code == grpc.StatusCode.INVALID_ARGUMENT
+    assert limit in details
+    assert len(details) < 300
+
+
+def test_malformed_bodies_are_invalid_arguments_and_log_no_traceback(
+    channel: grpc.Channel, caplog: pytest.LogCaptureFixture
+) -> None:
+    """100 non-protobuf polls and snapshots end INVALID_ARGUMENT; the log stays a few lines."""
+    with caplog.at_level(logging.INFO):
+        for method in (POLL, SEND):
+            for _ in range(50):
+                code, details = status(raw(channel, method), b"\xff\xff")
+                assert code == grpc.StatusCode.INVALID_ARGUMENT
+                assert "is not a deepproto" in details
+                assert "DecodeError" not in details
+    assert "Traceback" not in caplog.text
+    assert len(caplog.text) < 2_000
+
+
+def test_a_malformed_body_without_credentials_is_unauthenticated(guarded: grpc.Channel) -> None:
+    """With auth on, credentials are checked first: garbage without them is UNAUTHENTICATED."""
+    for method in (POLL, SEND):
+        assert status(raw(guarded, method), b"\xff\xff")[0] == grpc.StatusCode.UNAUTHENTICATED
+        code, _ = status(raw(guarded, method), b"\xff\xff", AUTHORIZED)
+        assert code == grpc.StatusCode.INVALID_ARGUMENT
 
 
 def test_a_credential_sent_without_a_scheme_is_echoed_nowhere(
@@ -234,3 +311,33 @@ def test_a_large_view_is_serialized_off_the_event_loop(monkeypatch: pytest.Monke
         assert server.stats().serializations == 2  # one NO_CHANGE body, one UPDATE body
     assert len(threads) == 1
     assert threads[0] != "confighub-server"
+
+
+@pytest.fixture(scope="module")
+def fuzzed() -> Iterator[tuple[HubServer, grpc.Channel]]:
+    """One guarded server for every example of the fuzz test."""
+    with (
+        HubServer(MemoryStore([CART]), token=TOKEN) as server,
+        grpc.insecure_channel(server.target) as the_channel,
+    ):
+        yield server, the_channel
+
+
+_GOOD = request_bytes(**{"service.name": "shop"})
+
+
+@settings(max_examples=40)
+@given(
+    body=st.binary(max_size=200) | st.binary(max_size=40).map(lambda tail: _GOOD + tail),
+    authorized=st.booleans(),
+)
+def test_random_poll_bodies_get_ok_invalid_argument_or_unauthenticated(
+    fuzzed: tuple[HubServer, grpc.Channel], body: bytes, authorized: bool
+) -> None:
+    """Random bytes as a poll never end UNKNOWN or INTERNAL; a good client is served after."""
+    _, channel = fuzzed
+    code, _ = status(raw(channel), body, AUTHORIZED if authorized else ())
+    allowed = {grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT}
+    assert code in (allowed if authorized else {grpc.StatusCode.UNAUTHENTICATED})
+    answer = poll(poll_pb2_grpc.PollConfigStub(channel), metadata=AUTHORIZED)
+    assert answer.response_type == poll_pb2.UPDATE

@@ -18,6 +18,12 @@ scalar matches an equal attribute of the same kind (``"2"`` is not ``2``), a
 list matches any of its items, a mapping matches a key-value-list attribute key
 by key, and an array attribute matches when any of its items does (details in
 ``confighub.server._targeting``).
+
+Bounds: clients choose what they send, so the server bounds what it costs. A
+poll request is at most ``max_poll_size`` bytes (64 KiB), checked before it is
+parsed, with at most 128 resource attributes whose keys and values are at most
+1 KiB each; a bigger or malformed request ends ``INVALID_ARGUMENT``. At most
+``max_views`` views (256) are cached.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from confighub.exceptions import LifecycleError, ServeFailed
 from confighub.server._auth import Authenticator
 from confighub.server._listener import TlsSetting, bind_failure, join, tls_credentials
 from confighub.server._poll_service import PollService
+from confighub.server._requests import DEFAULT_MAX_POLL_SIZE
 from confighub.server._views import DEFAULT_MAX_VIEWS
 from confighub.stores import Store, StoreState
 
@@ -61,7 +62,9 @@ class HubServer(StartStop):
 
     - ``token`` makes clients send ``authorization: Bearer <token>``; ``basic``
       (``"user:password"``) makes them send ``authorization: Basic <base64>``.
-      With both, either is accepted. A refused call ends ``UNAUTHENTICATED``.
+      With both, either is accepted. A refused call ends ``UNAUTHENTICATED``
+      (so does one with more than one ``authorization`` header), its details
+      never quoting what the client sent.
     - ``tls_cert``/``tls_key`` enable TLS: PEM contents as ``bytes``, or the path
       of a PEM file as ``str`` or ``os.PathLike``; a key that is not the
       certificate's raises ``ValueError`` here, not at ``start()``.
@@ -70,6 +73,9 @@ class HubServer(StartStop):
       ``min(hold, max_hold)`` seconds; other clients are answered at once.
     - ``max_message_size`` bounds both requests and responses; a client whose
       config is larger gets ``RESOURCE_EXHAUSTED`` saying so.
+    - ``max_poll_size`` bounds a poll request, checked before it is parsed; a
+      poll may also carry at most 128 resource attributes of at most 1 KiB each
+      (key and value). A larger or malformed poll gets ``INVALID_ARGUMENT``.
     - ``max_views`` bounds the views cached (one per set of tracepoints that
       some client gets, with its response bytes); the least recently used go first.
     - ``on_snapshot(snapshot)`` gets each ``Snapshot`` an agent sends, on the
@@ -88,6 +94,7 @@ class HubServer(StartStop):
         tls_key: TlsSetting = None,
         max_hold: float = 30.0,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        max_poll_size: int = DEFAULT_MAX_POLL_SIZE,
         max_views: int = DEFAULT_MAX_VIEWS,
         on_snapshot: Callable[[Any], object] | None = None,
     ) -> None:
@@ -95,6 +102,8 @@ class HubServer(StartStop):
             raise ValueError(f"max_hold must be a finite number of seconds >= 0, got {max_hold!r}")
         if max_message_size <= 0:
             raise ValueError(f"max_message_size must be > 0 bytes, got {max_message_size!r}")
+        if max_poll_size <= 0:
+            raise ValueError(f"max_poll_size must be > 0 bytes, got {max_poll_size!r}")
         self._store = store
         self._host = host
         self._requested_port = port
@@ -114,6 +123,7 @@ class HubServer(StartStop):
             authenticator=authenticator,
             max_hold=max_hold,
             max_message_size=max_message_size,
+            max_poll_size=max_poll_size,
             max_views=max_views,
             on_snapshot=on_snapshot,
         )

@@ -4,6 +4,11 @@ Everything here runs on the server's event loop, so its state needs no lock.
 A held poll is a suspended coroutine waiting on one future shared by every
 held poll: a store change resolves that future (waking them all at once) and
 puts a fresh one in its place.
+
+Request bodies arrive as bytes: a call's credentials are checked before its body
+is parsed, and a body is parsed only once its size is known to be bounded
+(``confighub.server._requests``). Every refusal is answered with a status of its
+own, never an exception's traceback.
 """
 
 from __future__ import annotations
@@ -12,15 +17,16 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Callable
-from typing import Any, Final
+from collections.abc import Callable, Sequence
+from typing import Any, Final, NoReturn
 
 import grpc
-from deepproto.proto.poll.v1 import poll_pb2
 from deepproto.proto.tracepoint.v1 import tracepoint_pb2
 
+from confighub._internal.text import shown
 from confighub._wire.keys import AUTHORIZATION_KEY, HOLD_METADATA_KEY
 from confighub.server._auth import Authenticator
+from confighub.server._requests import BadRequest, parse_poll, parse_snapshot
 from confighub.server._views import TS_FIELD_SIZE, View, ViewCache, ts_field
 from confighub.stores import Store
 
@@ -48,6 +54,7 @@ class PollService:
         authenticator: Authenticator | None,
         max_hold: float,
         max_message_size: int,
+        max_poll_size: int,
         max_views: int,
         on_snapshot: Callable[[Any], object] | None,
         clock: Callable[[], int] = time.time_ns,
@@ -56,6 +63,7 @@ class PollService:
         self._authenticator = authenticator
         self._max_hold = max_hold
         self._max_message_size = max_message_size
+        self._max_poll_size = max_poll_size
         self._on_snapshot = on_snapshot
         self._clock = clock
         self._views = ViewCache(store.state, max_views=max_views)
@@ -78,16 +86,9 @@ class PollService:
 
     def handlers(self) -> tuple[Any, ...]:
         """The generic RPC handlers to add to a ``grpc.aio`` server."""
-        poll = grpc.unary_unary_rpc_method_handler(
-            self.poll,
-            request_deserializer=poll_pb2.PollRequest.FromString,
-            response_serializer=_as_is,
-        )
-        send = grpc.unary_unary_rpc_method_handler(
-            self.send,
-            request_deserializer=tracepoint_pb2.Snapshot.FromString,
-            response_serializer=_as_is,
-        )
+        # No request deserializer: the bodies come as bytes, parsed once they pass the checks.
+        poll = grpc.unary_unary_rpc_method_handler(self.poll, response_serializer=_as_is)
+        send = grpc.unary_unary_rpc_method_handler(self.send, response_serializer=_as_is)
         return (
             grpc.method_handlers_generic_handler(
                 "deepproto.proto.poll.v1.PollConfig", {"poll": poll}
@@ -120,11 +121,12 @@ class PollService:
             self._changed = changed.get_loop().create_future()
             changed.set_result(None)
 
-    async def poll(self, request: Any, context: Any) -> bytes:
+    async def poll(self, body: bytes, context: Any) -> bytes:
         """Answer a ``PollRequest``: UPDATE, NO_CHANGE, or hold it first if the client asked."""
-        metadata = dict(context.invocation_metadata() or ())
+        metadata = context.invocation_metadata() or ()
         await self._authenticate(metadata, context)
-        hold = await self._hold_time(metadata.get(HOLD_METADATA_KEY), context)
+        hold = await self._hold_time(metadata, context)
+        request = await self._parsed(lambda: parse_poll(body, self._max_poll_size), context)
         self.polls += 1
         self.refresh()
         view = self._views.view_for(request.resource)
@@ -132,10 +134,10 @@ class PollService:
             view = await self._held(request, view, hold)
         if view.hash == request.current_hash:
             return ts_field(self._clock()) + view.no_change
-        body = await self._views.update_body(view)
-        if len(body) + TS_FIELD_SIZE > self._max_message_size:
-            await self._refuse_too_large(view, len(body) + TS_FIELD_SIZE, context)
-        return ts_field(self._clock()) + body
+        update = await self._views.update_body(view)
+        if len(update) + TS_FIELD_SIZE > self._max_message_size:
+            await self._refuse_too_large(view, len(update) + TS_FIELD_SIZE, context)
+        return ts_field(self._clock()) + update
 
     async def _held(self, request: Any, view: View, hold: float) -> View:
         loop = asyncio.get_running_loop()
@@ -158,17 +160,21 @@ class PollService:
             self.held -= 1
         return view
 
-    async def _hold_time(self, value: str | None, context: Any) -> float:
-        if value is None:
+    async def _hold_time(self, metadata: Sequence[tuple[str, Any]], context: Any) -> float:
+        values = [value for key, value in metadata if key == HOLD_METADATA_KEY]
+        if not values:
             return 0.0
+        value = values[-1]
         try:
             hold = float(value)
         except ValueError:
             hold = math.nan
         if not hold >= 0:
-            await context.abort(
+            await self._refuse(
+                context,
                 grpc.StatusCode.INVALID_ARGUMENT,
-                f"'{HOLD_METADATA_KEY}' metadata must be a number of seconds >= 0, got {value!r}",
+                f"'{HOLD_METADATA_KEY}' metadata must be a number of seconds >= 0,"
+                f" got {shown(value, 40)}",
             )
         hold = min(hold, self._max_hold)
         remaining = context.time_remaining()
@@ -176,16 +182,23 @@ class PollService:
             hold = min(hold, max(0.0, remaining - _DEADLINE_MARGIN))
         return hold
 
-    async def _authenticate(self, metadata: dict[str, Any], context: Any) -> None:
+    async def _authenticate(self, metadata: Sequence[tuple[str, Any]], context: Any) -> None:
         if self._authenticator is None:
             return
-        # Every value, not the dict's last one: a second header must not pass unseen.
-        headers = [
-            value for key, value in context.invocation_metadata() or () if key == AUTHORIZATION_KEY
-        ]
+        headers = [value for key, value in metadata if key == AUTHORIZATION_KEY]
         refusal = self._authenticator.refusal(headers)
         if refusal is not None:
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, refusal)
+            await self._refuse(context, grpc.StatusCode.UNAUTHENTICATED, refusal)
+
+    async def _parsed(self, parse: Callable[[], Any], context: Any) -> Any:
+        try:
+            return parse()
+        except BadRequest as err:
+            await self._refuse(context, grpc.StatusCode.INVALID_ARGUMENT, str(err))
+
+    async def _refuse(self, context: Any, code: grpc.StatusCode, reason: str) -> NoReturn:
+        await context.abort(code, reason)
+        raise AssertionError("context.abort returned")  # it raises, to end the call
 
     async def _refuse_too_large(self, view: View, size: int, context: Any) -> None:
         message = (
@@ -198,10 +211,10 @@ class PollService:
             logger.error("%s", message)
         await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, message)
 
-    async def send(self, snapshot: Any, context: Any) -> bytes:
+    async def send(self, body: bytes, context: Any) -> bytes:
         """Accept a ``Snapshot`` from an agent and hand it to ``on_snapshot``."""
-        metadata = dict(context.invocation_metadata() or ())
-        await self._authenticate(metadata, context)
+        await self._authenticate(context.invocation_metadata() or (), context)
+        snapshot = await self._parsed(lambda: parse_snapshot(body), context)
         self.snapshots += 1
         if self._on_snapshot is not None:
             try:
