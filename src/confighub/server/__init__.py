@@ -23,7 +23,8 @@ Bounds: clients choose what they send, so the server bounds what it costs. A
 poll request is at most ``max_poll_size`` bytes (64 KiB), checked before it is
 parsed, with at most 128 resource attributes whose keys and values are at most
 1 KiB each; a bigger or malformed request ends ``INVALID_ARGUMENT``. At most
-``max_views`` views (256) are cached.
+``max_views`` views (256) are cached. Refused calls and new agents are logged on
+``confighub.server``, a few lines and then a count per 10 s.
 """
 
 from __future__ import annotations

@@ -80,6 +80,11 @@ class HubServer(StartStop):
       some client gets, with its response bytes); the least recently used go first.
     - ``on_snapshot(snapshot)`` gets each ``Snapshot`` an agent sends, on the
       server's event loop thread: it must not block. Its errors are logged.
+
+    The ``confighub.server`` logger gets a WARNING for the first refused call
+    from each peer host and an INFO line for each new agent (peer host and
+    resource), at most 10 of each per 10 s; the rest are counted in one line
+    per 10 s.
     """
 
     def __init__(

@@ -8,7 +8,7 @@ puts a fresh one in its place.
 Request bodies arrive as bytes: a call's credentials are checked before its body
 is parsed, and a body is parsed only once its size is known to be bounded
 (``confighub.server._requests``). Every refusal is answered with a status of its
-own, never an exception's traceback.
+own, never an exception's traceback, and noted in the audit log.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from deepproto.proto.tracepoint.v1 import tracepoint_pb2
 
 from confighub._internal.text import shown
 from confighub._wire.keys import AUTHORIZATION_KEY, HOLD_METADATA_KEY
+from confighub.server._audit import Audit
 from confighub.server._auth import Authenticator
 from confighub.server._requests import BadRequest, parse_poll, parse_snapshot
 from confighub.server._views import TS_FIELD_SIZE, View, ViewCache, ts_field
@@ -67,6 +68,7 @@ class PollService:
         self._on_snapshot = on_snapshot
         self._clock = clock
         self._views = ViewCache(store.state, max_views=max_views)
+        self._audit = Audit()
         self._changed: asyncio.Future[None] | None = None
         self._closing = False
         self.polls = 0
@@ -101,6 +103,7 @@ class PollService:
     def open(self, loop: asyncio.AbstractEventLoop) -> None:
         """Bind to the server's event loop; call on it before serving."""
         self._changed = loop.create_future()
+        self._audit.start(loop)
 
     def refresh(self) -> None:
         """Catch up with the store; on a change, wake every held poll. Call on the loop."""
@@ -114,6 +117,7 @@ class PollService:
         """Answer every held poll now (NO_CHANGE unless its config changed) and hold no more."""
         self._closing = True
         self._wake_all()
+        self._audit.stop()
 
     def _wake_all(self) -> None:
         changed = self._changed
@@ -128,6 +132,7 @@ class PollService:
         hold = await self._hold_time(metadata, context)
         request = await self._parsed(lambda: parse_poll(body, self._max_poll_size), context)
         self.polls += 1
+        self._audit.polled(context.peer(), request.resource)
         self.refresh()
         view = self._views.view_for(request.resource)
         if view.hash == request.current_hash and hold > 0:
@@ -197,6 +202,7 @@ class PollService:
             await self._refuse(context, grpc.StatusCode.INVALID_ARGUMENT, str(err))
 
     async def _refuse(self, context: Any, code: grpc.StatusCode, reason: str) -> NoReturn:
+        self._audit.refused(context.peer(), reason)
         await context.abort(code, reason)
         raise AssertionError("context.abort returned")  # it raises, to end the call
 
