@@ -11,6 +11,8 @@ The hub keeps the current tracepoint config and publishes every change as
     hub.update_new_config(ts, config_hash(config), config)
 """
 
+import logging
+
 from confighub._version import __version__
 from confighub.events import ConfigChange, ConfigDiff
 from confighub.exceptions import (
@@ -59,3 +61,8 @@ __all__ = [
     "load_tracepoints",
     "parse_tracepoints",
 ]
+
+# A library leaves logging to the application: without a handler of its own, an
+# application that set none up would get confighub's warnings from Python's
+# last-resort handler, unasked.
+logging.getLogger("confighub").addHandler(logging.NullHandler())
