@@ -117,7 +117,7 @@ def test_a_bad_tape_fails_with_its_line_or_replays_its_valid_prefix_when_lenient
     assert main(["replay", str(tape), "--json", "--lenient"]) == 0
     captured = capsys.readouterr()
     assert len(captured.out.splitlines()) == 2
-    assert "replay stopped at line 4: truncated" in captured.err
+    assert "stopped at line 4: truncated" in captured.err
     assert main(["replay", str(tmp_path / "missing.jsonl")]) == 2
     assert "does not exist" in capsys.readouterr().err
 

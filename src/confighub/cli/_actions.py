@@ -1,158 +1,38 @@
-"""What the ``confighub`` commands do, apart from parsing their options (``_main``).
+"""What ``watch``, ``record``, ``replay`` and ``check`` do, apart from parsing their options.
 
 Each runs until it is done or ``stop`` is set (the CLI sets it on Ctrl-C or
-SIGTERM), prints to a rich ``Console``, and cleans up every thread and channel
-it started.
+SIGTERM), prints its data (changes, a config) to a rich ``Console`` on stdout,
+logs events (see ``_logging``), and cleans up every thread and channel it started.
+A command that cannot do its job raises ``CommandFailed``. ``serve`` is ``_serve``.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from reactivex.scheduler import HistoricalScheduler
 from rich.console import Console
-from rich.markup import escape
 
 from confighub._internal.text import short_hash
-from confighub.cli._render import change_record, render_change
+from confighub.cli._logging import CommandFailed
+from confighub.cli._polling import Connection, follow
+from confighub.cli._render import change_record, counted, render_change, render_config
 from confighub.events import ConfigChange
 from confighub.events._wording import tally
-from confighub.exceptions import TapeError, TracePointFileError
-from confighub.hub import ConfigHub, SourceState, SourceStatus
+from confighub.exceptions import TracePointFileError
+from confighub.files import load_tracepoints
+from confighub.hub import ConfigHub
+from confighub.model import config_hash
 from confighub.operators import ChangeOperator, debounce_changes, only_paths
-from confighub.server import HubServer
-from confighub.sources import GrpcPollSource, RejectedTracePoint
-from confighub.stores import FileStore, StoreState
 from confighub.tapes import Recorder, replay
 
-__all__ = [
-    "Connection",
-    "record_target",
-    "replay_tape",
-    "serve_file",
-    "snapshot_summary",
-    "watch_target",
-]
+__all__ = ["PROBLEMS_SHOWN", "check_file", "record_target", "replay_tape", "watch_target"]
 
-
-def snapshot_summary(snapshot: Any) -> str:
-    """One line naming the tracepoint a snapshot came from, and what it holds."""
-    tracepoint = snapshot.tracepoint
-    return (
-        f"snapshot from tracepoint {tracepoint.ID} at {tracepoint.path}:{tracepoint.line_number}:"
-        f" {len(snapshot.frames)} frames, {len(snapshot.var_lookup)} variables"
-        + (f", log {snapshot.log_msg!r}" if snapshot.log_msg else "")
-    )
-
-
-def serve_file(
-    file: Path,
-    console: Console,
-    stop: threading.Event,
-    *,
-    host: str,
-    port: int,
-    token: str | None,
-    basic: str | None,
-    tls_cert: Path | None,
-    tls_key: Path | None,
-    max_hold: float,
-) -> None:
-    """Serve ``file`` over Deep's ``PollConfig`` until ``stop`` is set, reporting each reload."""
-
-    def refused(err: TracePointFileError) -> None:
-        kept = short_hash(store.state.hash)
-        console.print(f"[red]bad edit: {escape(str(err))}; kept the last good config {kept}[/]")
-
-    def reloaded(state: StoreState) -> None:
-        console.print(
-            f"[green]reloaded {file}: {len(state.tracepoints)} tracepoints,"
-            f" hash {short_hash(state.hash)}[/]"
-        )
-
-    store = FileStore(file, on_error=refused)
-    try:
-        unsubscribe = store.subscribe(reloaded)
-        server = HubServer(
-            store,
-            host=host,
-            port=port,
-            token=token,
-            basic=basic,
-            tls_cert=tls_cert,
-            tls_key=tls_key,
-            max_hold=max_hold,
-            on_snapshot=lambda snapshot: console.print(snapshot_summary(snapshot)),
-        )
-        with server:
-            state = store.state
-            console.print(
-                f"serving {len(state.tracepoints)} tracepoints from {file}"
-                f" (hash {short_hash(state.hash)}) on {server.target}"
-                f"{' with TLS' if tls_cert else ''}; Ctrl-C stops"
-            )
-            stop.wait()
-        unsubscribe()
-    finally:
-        store.close()
-
-
-@dataclass(frozen=True, slots=True)
-class Connection:
-    """How to reach and poll a Deep ``PollConfig`` server (``watch`` and ``record`` options)."""
-
-    target: str
-    interval: float = 10.0
-    hold: float | None = None
-    token: str | None = None
-    basic: str | None = None
-    tls_ca: Path | None = None
-
-
-def _follow(
-    connection: Connection,
-    hub: ConfigHub,
-    errors: Console,
-    stop: threading.Event,
-    duration: float | None,
-) -> None:
-    """Poll ``connection`` into ``hub`` until ``stop`` or ``duration``, reporting its health."""
-    target = connection.target
-
-    def health(status: SourceStatus) -> None:
-        if status.state is SourceState.INTERRUPTED:
-            errors.print(f"[red]interrupted: {escape(str(status.error))}[/]")
-        elif status.state is SourceState.VALID:
-            errors.print(f"[dim]connected to {target}[/]")
-
-    def rejected(bad: RejectedTracePoint) -> None:
-        errors.print(f"[red]rejected {escape(str(bad.error))}[/]")
-
-    hub.status.subscribe(health)
-    tls_ca = connection.tls_ca
-    source = GrpcPollSource(
-        target,
-        hub,
-        interval=connection.interval,
-        hold=connection.hold,
-        root_certificates=tls_ca.read_bytes() if tls_ca is not None else None,
-        token=connection.token,
-        basic=connection.basic,
-    )
-    source.rejected.subscribe(rejected)
-    deadline = time.monotonic() + duration if duration is not None else None
-    with source:
-        while not stop.is_set():
-            left = deadline - time.monotonic() if deadline is not None else None
-            if left is not None and left <= 0:
-                break
-            stop.wait(left)
+PROBLEMS_SHOWN = 50
+"""``check`` lists this many problems of a file at most."""
 
 
 class _Counter:
@@ -200,10 +80,36 @@ def _pipeline(paths: Sequence[str], debounce: float | None) -> list[ChangeOperat
     return pipeline
 
 
+def _problems(file: Path) -> tuple[TracePointFileError, ...]:
+    # Until confighub.files.file_problems lands: the first problem only.
+    try:
+        load_tracepoints(file)
+    except TracePointFileError as err:
+        return (err,)
+    return ()
+
+
+def check_file(file: Path, console: Console, errors: Console) -> int:
+    """Print the tracepoints of ``file`` and their hash, or every problem in it.
+
+    Problems go to ``errors``, a ``file:line: reason`` line each, as compilers
+    print them; then ``CommandFailed`` says how many. Returns the number of tracepoints.
+    """
+    problems = _problems(file)
+    if problems:
+        for problem in problems:
+            errors.print(str(problem), markup=False)
+        more = f" (the first {PROBLEMS_SHOWN})" if len(problems) >= PROBLEMS_SHOWN else ""
+        raise CommandFailed(f"{file}: {counted(len(problems), 'problem')}{more}")
+    tracepoints = load_tracepoints(file)
+    console.print(render_config(tracepoints), end="")
+    console.print(f"{counted(len(tracepoints), 'tracepoint')}, hash {config_hash(tracepoints)}")
+    return len(tracepoints)
+
+
 def watch_target(
     connection: Connection,
     console: Console,
-    errors: Console,
     stop: threading.Event,
     *,
     debounce: float | None,
@@ -214,13 +120,13 @@ def watch_target(
 ) -> int:
     """Print each change of the polled config until ``stop``, ``count`` changes or ``duration``.
 
-    Changes go to ``console``; the connection's health and rejected
-    tracepoints to ``errors``. Returns the number of changes printed.
+    Changes go to ``console``; the connection's health is logged. Returns the
+    number of changes printed.
     """
     show = _Counter(_printer(console, as_json), count, stop)
     with ConfigHub() as hub:
         hub.changes.pipe(*_pipeline(paths, debounce)).subscribe(show)
-        _follow(connection, hub, errors, stop, duration)
+        follow(connection, hub, stop, duration, nothing="watched nothing")
     return show.seen
 
 
@@ -228,7 +134,6 @@ def record_target(
     connection: Connection,
     tape: Path,
     console: Console,
-    errors: Console,
     stop: threading.Event,
     *,
     count: int | None,
@@ -250,15 +155,14 @@ def record_target(
     with Recorder(tape, source=connection.target) as recorder, ConfigHub() as hub:
         # A new hub: its changes start from no config, so the first holds the whole config.
         hub.changes.subscribe(_Counter(note, count, stop))
-        _follow(connection, hub, errors, stop, duration)
-    console.print(f"{recorder.count} changes recorded to {tape}", soft_wrap=True)
+        follow(connection, hub, stop, duration, nothing=f"recorded nothing to {tape}")
+    console.print(f"{counted(recorder.count, 'change')} recorded to {tape}")
     return recorder.count
 
 
 def replay_tape(
     tape: Path,
     console: Console,
-    errors: Console,
     stop: threading.Event,
     *,
     speed: float | None,
@@ -271,15 +175,12 @@ def replay_tape(
 
     Without ``speed`` the tape replays in virtual time, at once, with
     ``debounce`` counted in recorded time; with it, in real time divided by
-    ``speed``. A non-strict replay stops at the first bad line and says where
-    on ``errors``. Returns the number of changes printed.
+    ``speed``. A non-strict replay stops at the first bad line (the library logs where).
+    Returns the number of changes printed.
     """
     printed = _Counter(_printer(console, as_json))
     ended = threading.Event()
     failure: list[Exception] = []
-
-    def stopped(err: TapeError) -> None:
-        errors.print(f"[yellow]replay stopped at line {err.line}: {escape(err.reason)}[/]")
 
     def failed(err: Exception) -> None:
         failure.append(err)
@@ -288,7 +189,8 @@ def replay_tape(
     virtual = speed is None
     scheduler = HistoricalScheduler() if virtual else None
     real_debounce = debounce / speed if debounce and speed else debounce
-    stream = replay(tape, speed=speed, strict=strict, on_stop=stopped)
+    # A lenient replay that stops early is logged by the library, with the line and why.
+    stream = replay(tape, speed=speed, strict=strict)
     subscription = stream.pipe(*_pipeline(paths, real_debounce)).subscribe(
         printed, failed, ended.set, scheduler=scheduler
     )

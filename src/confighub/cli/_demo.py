@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from confighub._internal.text import short_hash
-from confighub.cli._render import render_change
+from confighub.cli._render import counted, render_change
 from confighub.events import ConfigChange
 from confighub.exceptions import TracePointFileError
 from confighub.files import dump_tracepoints, example_path
@@ -163,7 +163,7 @@ class _Scenario:
                         out.rule(f"[bold]{caption}")
                         self.apply(edit, expect, path, hub, store)
                 out.rule(
-                    f"[bold]done: {len(self.seen)} changes; the server's hash"
+                    f"[bold]done: {counted(len(self.seen), 'change')}; the server's hash"
                     f" {short_hash(store.state.hash)}"
                 )
                 if self.record is not None:

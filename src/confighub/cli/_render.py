@@ -1,10 +1,12 @@
-"""Changes rendered for the terminal (rich text) and as JSON lines, for ``watch`` and ``replay``."""
+"""What the commands print: changes as rich text and as JSON lines, a config, counted nouns."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from rich.console import Console
 from rich.text import Text
 
 from confighub._internal.text import short_hash
@@ -12,7 +14,26 @@ from confighub.events import ConfigChange, Item
 from confighub.events._wording import field_changes, summary, tally
 from confighub.model import TracePoint
 
-__all__ = ["change_record", "render_change"]
+# The tape's JSON form of a tracepoint: `--json` writes bytes as tapes do, {"$bytes": base64}.
+from confighub.tapes._format import to_json as _tracepoint_json
+
+__all__ = ["change_record", "console", "counted", "render_change", "render_config"]
+
+
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """``1 tracepoint``, ``2 tracepoints``: every count the CLI prints goes through here."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
+def console(*, stderr: bool = False) -> Console:
+    """A console that wraps lines only on a terminal.
+
+    Written to a file, a pipe or a journal, rich would break every line at 80
+    columns, in the middle of a message; there nobody reads at a width.
+    """
+    out = Console(stderr=stderr, highlight=False)
+    out.soft_wrap = not out.is_terminal
+    return out
 
 
 def _clock(ts: int) -> str:
@@ -42,11 +63,19 @@ def render_change(change: ConfigChange, label: str = "") -> Text:
     return text
 
 
+def render_config(items: Iterable[Item]) -> Text:
+    """A config as a line per item, as ``check`` shows a file (no change, so no clock)."""
+    text = Text()
+    for item in items:
+        text.append(f"  {summary(item)}\n")
+    return text
+
+
 def change_record(change: ConfigChange) -> dict[str, Any]:
     """A change as plain JSON data: hashes, and what was added, removed and changed.
 
-    Tracepoints appear in the file format (``TracePoint.to_dict``); other items
-    as their ``repr``.
+    Tracepoints appear in the tape's form of the file format (``TracePoint.to_dict``,
+    with a bytes value as ``{"$bytes": "<base64>"}``); other items as their ``repr``.
     """
     diff = change.diff
     return {
@@ -64,4 +93,4 @@ def change_record(change: ConfigChange) -> dict[str, Any]:
 
 
 def _as_json(item: Item) -> Any:
-    return item.to_dict() if isinstance(item, TracePoint) else repr(item)
+    return _tracepoint_json(item) if isinstance(item, TracePoint) else repr(item)
