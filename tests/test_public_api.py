@@ -170,6 +170,7 @@ EXPORTS: dict[str, list[str]] = {
     "confighub.files": [
         "dump_tracepoints",
         "example_path",
+        "file_problems",
         "load_tracepoints",
         "parse_tracepoints",
     ],

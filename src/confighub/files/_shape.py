@@ -1,0 +1,120 @@
+"""From a document to tracepoints: the ``{tracepoints: [...]}`` shape and each entry's validation.
+
+The problems found go to a ``Problems``: one that raises the first at once (loading a
+file) or one that collects them, up to a limit, and lets the checks go on past each
+(``file_problems``). A problem is reported at the line of the offending top-level key,
+or of the first line of the entry that failed; every value quoted is cut to a bound.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+import yaml
+
+from confighub._internal.text import cut, shown
+from confighub.exceptions import InvalidTracePoint, TracePointFileError
+from confighub.model import TracePoint
+
+__all__ = ["SHAPE", "Enough", "Problems", "tracepoints_of"]
+
+SHAPE: Final = "expected a mapping with a 'tracepoints' list"
+_TOP_KEY: Final = "tracepoints"
+# Room for an InvalidTracePoint's id, field, value (each cut by it) and reason.
+_ENTRY_ERROR_LENGTH: Final = 800
+
+
+class Enough(Exception):
+    """A collecting ``Problems`` is full: the checks stop there."""
+
+
+class Problems:
+    """Where the problems of one document go: raised at once, or kept up to ``limit``."""
+
+    def __init__(self, source: str, limit: int | None = None) -> None:
+        self.source = source
+        self.limit = limit
+        self.found: list[TracePointFileError] = []
+
+    def add(self, line: int | None, reason: str, cause: BaseException | None = None) -> None:
+        """Report one problem: raise it (no limit), or keep it and raise ``Enough`` when full."""
+        problem = TracePointFileError(self.source, line, reason)
+        if self.limit is None:
+            raise problem from cause
+        problem.__cause__ = cause
+        self.found.append(problem)
+        if len(self.found) >= self.limit:
+            raise Enough
+
+
+def tracepoints_of(data: object, root: Any, problems: Problems) -> tuple[TracePoint, ...]:
+    """The tracepoints of a parsed document, each problem reported to ``problems``.
+
+    What is returned is whole only when no problem was reported; a collecting
+    ``problems`` gets every problem it can find, not just the first.
+    """
+    if data is None:
+        problems.add(None, f"the file holds no document; {SHAPE}")
+        return ()
+    if not isinstance(data, Mapping):
+        problems.add(_node_line(root), f"{SHAPE}, got {_kind(data)}")
+        return ()
+    nodes = _key_nodes(root)
+    for key in data:
+        if key != _TOP_KEY:
+            line = _node_line(nodes.get(str(key), (None,))[0])
+            problems.add(line, f"unknown top-level key {shown(key)}; {SHAPE}")
+    if _TOP_KEY not in data:
+        problems.add(_node_line(root), f"no 'tracepoints' key; {SHAPE}")
+        return ()
+    entries = data[_TOP_KEY]
+    key_node, list_node = nodes.get(_TOP_KEY, (None, None))
+    if not isinstance(entries, list):
+        reason = f"'tracepoints' must be a list (use [] for none), got {_kind(entries)}"
+        problems.add(_node_line(key_node), reason)
+        return ()
+    lines: list[int | None] = [None] * len(entries)
+    if isinstance(list_node, yaml.SequenceNode) and len(list_node.value) == len(entries):
+        lines = [_node_line(item) for item in list_node.value]
+    return _validated(entries, lines, problems)
+
+
+def _validated(
+    entries: list[object], lines: list[int | None], problems: Problems
+) -> tuple[TracePoint, ...]:
+    tracepoints: list[TracePoint] = []
+    first_seen: dict[str, str] = {}
+    for number, (entry, line) in enumerate(zip(entries, lines, strict=True), start=1):
+        where = f"entry #{number}" + ("" if line is None else f" (line {line})")
+        try:
+            tp = TracePoint.from_dict(entry)
+        except InvalidTracePoint as err:
+            # Cut again: the field it names may be a key from the file (an args key).
+            problems.add(line, f"tracepoint {where}: {cut(str(err), _ENTRY_ERROR_LENGTH)}", err)
+            continue
+        if tp.id in first_seen:
+            reason = f"duplicate tracepoint id {shown(tp.id)}: {first_seen[tp.id]} and {where}"
+            problems.add(line, reason)
+            continue
+        first_seen[tp.id] = where
+        tracepoints.append(tp)
+    return tuple(tracepoints)
+
+
+def _kind(value: object) -> str:
+    return "nothing" if value is None else f"a {type(value).__name__}"
+
+
+def _node_line(node: Any) -> int | None:
+    return None if node is None else int(node.start_mark.line) + 1
+
+
+def _key_nodes(root: Any) -> dict[str, tuple[Any, Any]]:
+    if not isinstance(root, yaml.MappingNode):
+        return {}
+    return {
+        str(key.value): (key, value)
+        for key, value in root.value
+        if isinstance(key, yaml.ScalarNode)  # a collection as a key is unknown all the same
+    }
