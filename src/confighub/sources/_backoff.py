@@ -26,6 +26,10 @@ at the same moment (a rotated token), while none comes back much sooner than the
 _AT_ONCE: Final = 1.0
 """A held poll answered sooner than this (seconds), or than half its hold, was not held."""
 
+_CHURN_PAUSE: Final = 0.02
+"""Seconds between polls while every answer brings a new config at once: 50 polls a second
+at most, and a change still arrives within a few tens of milliseconds."""
+
 
 class Backoff:
     """Delays for consecutive failures; ``reset()`` after a success starts over.
@@ -107,28 +111,45 @@ class Backoff:
 class Pacing:
     """How long a source waits after an answer: ``interval`` without holds, else 0 or more.
 
-    With ``hold`` the next poll goes out as soon as an answer comes, unless two
-    answers in a row came at once (a held poll answered in less than ``_AT_ONCE``
-    or half its hold, or an answer that brought no config): then the source
-    waits ``interval`` before each poll until an answer is held again. Any
-    answer counts, UPDATE too: a server that ignores the hold and answers every
-    poll with a new config must not be polled back to back either. One instant
-    answer alone is no proof: a server that shuts down answers its held polls at
-    once, and a change ends a hold early; the next poll should go out now.
+    With ``hold`` the next poll goes out as soon as an answer comes. Two kinds of answer
+    come back at once (a held poll answered in less than ``_AT_ONCE`` or half its hold):
+
+    - answers that bring nothing new (NO_CHANGE, an UPDATE of the config the client
+      already holds, no config at all): the server ignores the hold, or cannot match our
+      hash. After two in a row the source waits ``interval`` before each poll, as a
+      plain poller would, until an answer is held again;
+    - answers that bring a new config: the config changes faster than a poll goes round.
+      The source follows, since every one is news, but after two in a row it waits
+      ``_CHURN_PAUSE`` before each poll, so that a server changing its config on every
+      answer is not polled back to back either.
+
+    One instant answer alone is no proof: a server that shuts down answers its held
+    polls at once, and a change ends a hold early; the next poll should go out now.
     """
 
     def __init__(self, interval: float, hold: float | None) -> None:
         self.interval = interval
         self.hold = hold
         self._instant = 0
+        self._churn = 0
 
-    def after_answer(self, held: float | None, took: float, *, config_missing: bool) -> float:
-        """The pause after an answer to a poll held for ``held`` seconds that took ``took``."""
+    def after_answer(
+        self, held: float | None, took: float, *, config_missing: bool, new_config: bool = False
+    ) -> float:
+        """The pause after an answer to a poll held for ``held`` seconds that took ``took``.
+
+        ``new_config`` says the answer brought a config other than the one held.
+        """
         if self.hold is None:
             return self.interval
         at_once = config_missing or (held is not None and took < min(held / 2, _AT_ONCE))
         if not at_once:
-            self._instant = 0
+            self._instant = self._churn = 0
             return 0.0
+        if new_config and not config_missing:
+            self._instant = 0
+            self._churn += 1
+            return min(self.interval, _CHURN_PAUSE) if self._churn >= 2 else 0.0
+        self._churn = 0
         self._instant += 1
         return self.interval if self._instant >= 2 else 0.0

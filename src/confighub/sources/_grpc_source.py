@@ -225,6 +225,7 @@ class GrpcPollSource(StartStop):
         # The first poll, and the first after a failure, does not hold: the hub learns
         # at once that the server answers (VALID) instead of when the hold ends.
         hold = self.hold if self._answered else None
+        held_hash = self._hub.server_hash
         started = self._clock()
         try:
             result = self._poller.poll(hold)
@@ -239,7 +240,12 @@ class GrpcPollSource(StartStop):
             self._missing()
         else:
             self._recovered()
-        return self._pacing.after_answer(hold, took, config_missing=result.config_missing)
+        return self._pacing.after_answer(
+            hold,
+            took,
+            config_missing=result.config_missing,
+            new_config=result.updated and result.server_hash != held_hash,
+        )
 
     def _as_failure(self, error: Exception) -> PollFailed:
         if isinstance(error, PollFailed):
