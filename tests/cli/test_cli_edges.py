@@ -192,6 +192,30 @@ def test_one_tracepoint_and_one_change_are_singular(
     assert f"1 change recorded to {tape}" in capsys.readouterr().out
 
 
+def test_check_lists_every_problem_without_a_fake_timestamp(
+    file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Check showed 00:00:00.000 for a file and only its first error: now none, and all of them."""
+    assert main(["check", str(file)]) == 0
+    out = capsys.readouterr().out
+    assert "00:00:00.000" not in out
+    assert "checkout  shop/checkout.py:42" in out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "tracepoints:\n"
+        "  - path: a.py\n    line: soon\n"
+        "  - path: b.py\n    line: 3\n    args: {stage: sideways}\n"
+    )
+    assert main(["check", str(bad)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 3, err
+    assert err[0].startswith(f"{bad}:")
+    assert "soon" in err[0]
+    assert err[1].startswith(f"{bad}:")
+    assert "sideways" in err[1]
+    assert err[2] == f"error: {bad}: 2 problems"
+
+
 def test_replay_json_of_bytes_in_targeting_writes_them_as_tapes_do(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -22,8 +22,7 @@ from confighub.cli._polling import Connection, follow
 from confighub.cli._render import change_record, counted, render_change, render_config
 from confighub.events import ConfigChange
 from confighub.events._wording import tally
-from confighub.exceptions import TracePointFileError
-from confighub.files import load_tracepoints
+from confighub.files import file_problems, load_tracepoints
 from confighub.hub import ConfigHub
 from confighub.model import config_hash
 from confighub.operators import ChangeOperator, debounce_changes, only_paths
@@ -80,22 +79,13 @@ def _pipeline(paths: Sequence[str], debounce: float | None) -> list[ChangeOperat
     return pipeline
 
 
-def _problems(file: Path) -> tuple[TracePointFileError, ...]:
-    # Until confighub.files.file_problems lands: the first problem only.
-    try:
-        load_tracepoints(file)
-    except TracePointFileError as err:
-        return (err,)
-    return ()
-
-
 def check_file(file: Path, console: Console, errors: Console) -> int:
     """Print the tracepoints of ``file`` and their hash, or every problem in it.
 
     Problems go to ``errors``, a ``file:line: reason`` line each, as compilers
     print them; then ``CommandFailed`` says how many. Returns the number of tracepoints.
     """
-    problems = _problems(file)
+    problems = file_problems(file, limit=PROBLEMS_SHOWN)
     if problems:
         for problem in problems:
             errors.print(str(problem), markup=False)
