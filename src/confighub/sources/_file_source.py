@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Self
 
+from confighub._internal.filewatch import SETTLE_MS
 from confighub._internal.lifecycle import StartStop
 from confighub._internal.text import short_hash
 from confighub.exceptions import HubClosed, LifecycleError, TracePointFileError
@@ -32,11 +33,13 @@ class FileSource(StartStop):
 
     ``start()`` loads the file and raises ``TracePointFileError`` if it is bad
     (fix the file and call it again); later edits are applied from a watcher
-    thread (``debounce_ms`` coalesces a burst of writes).
+    thread, once the file has stayed unchanged for ``debounce_ms`` (so a burst of
+    writes, or a slow writer, is applied once, whole). The path may be a symlink,
+    a Kubernetes ConfigMap mount included.
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], hub: ConfigHub, *, debounce_ms: int = 50
+        self, path: str | os.PathLike[str], hub: ConfigHub, *, debounce_ms: int = SETTLE_MS
     ) -> None:
         self.path = Path(path)
         self._hub = hub

@@ -2,9 +2,12 @@
 
 A bad edit never reaches clients: the store keeps serving the last good config,
 logs what was wrong and where (file, line, reason, and the hash it kept), and
-exposes the error until a good edit clears it. Edits are best made atomically
-(write a temporary file, then ``os.replace`` it over the real one); a torn write
-seen half-way is reported, then mended by the event of the write that completes it.
+exposes the error until a good edit clears it. A watched file is read only once
+it has settled (``debounce_ms`` without a change, and two reads that agree), so a
+file still being written is not served half-way; atomic edits (write a temporary
+file, then ``os.replace`` it over the real one) are still the safest. The path may
+be a symlink, a Kubernetes ConfigMap mount included, and its folder may be
+deleted and made again.
 """
 
 from __future__ import annotations
@@ -16,9 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from confighub._internal.filewatch import FileWatcher
+from confighub._internal.filewatch import SETTLE_MS, FileWatcher
 from confighub._internal.lifecycle import Closing
-from confighub._internal.text import short_hash
+from confighub._internal.text import cut, short_hash
 from confighub.exceptions import TracePointFileError
 from confighub.files import load_tracepoints
 from confighub.model import config_hash
@@ -34,7 +37,8 @@ class FileStore(StoreBase, Closing):
 
     The file is read at construction, and a bad file then raises
     ``TracePointFileError``. With ``watch=True`` (the default) a background
-    thread reloads it after each change until ``close()``; with ``watch=False``
+    thread reloads it after each change until ``close()``, once the file has
+    stayed unchanged for ``debounce_ms`` (300 by default); with ``watch=False``
     it is reloaded only by ``reload()``. ``on_error(err)`` is called, on the
     reloading thread, with each ``TracePointFileError`` of a bad edit; the latest
     is also kept in ``error`` until the file is good again. ``on_reload(state)``
@@ -49,7 +53,7 @@ class FileStore(StoreBase, Closing):
         watch: bool = True,
         on_error: Callable[[TracePointFileError], None] | None = None,
         on_reload: Callable[[StoreState], None] | None = None,
-        debounce_ms: int = 50,
+        debounce_ms: int = SETTLE_MS,
     ) -> None:
         self.path = Path(path)
         self._on_error = on_error
@@ -62,7 +66,7 @@ class FileStore(StoreBase, Closing):
         self._listeners = StoreListeners(lambda: self._state)
         self._watcher: FileWatcher | None = None
         if watch:
-            self._watcher = FileWatcher(self.path, self._file_changed, debounce_ms=debounce_ms)
+            self._watcher = FileWatcher(self.path, self._file_changed, settle_ms=debounce_ms)
             self._watcher.start()
             # An edit made between the first read and the watch being in place is not
             # lost: read once more now that every later edit will be seen.
@@ -91,6 +95,13 @@ class FileStore(StoreBase, Closing):
                 tracepoints = load_tracepoints(self.path)
             except TracePointFileError as err:
                 self._refuse(err)
+                return False
+            except Exception as err:
+                # Every failure to read is meant to be a TracePointFileError; should one
+                # escape, it is still refused, so the file cannot be served as good.
+                logger.exception("reading %s raised", self.path)
+                reason = f"could not be read: {type(err).__name__}: {cut(str(err))}"
+                self._refuse(TracePointFileError(str(self.path), None, reason))
                 return False
             new_hash = config_hash(tracepoints)
             with self._lock:
