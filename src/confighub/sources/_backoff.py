@@ -27,8 +27,8 @@ _AT_ONCE: Final = 1.0
 """A held poll answered sooner than this (seconds), or than half its hold, was not held."""
 
 _CHURN_PAUSE: Final = 0.02
-"""Seconds between polls while every answer brings a new config at once: 50 polls a second
-at most, and a change still arrives within a few tens of milliseconds."""
+"""Seconds between the starts of polls while every answer brings a new config at once: 50
+polls a second at most, and a change still arrives within a few tens of milliseconds."""
 
 
 class Backoff:
@@ -119,9 +119,9 @@ class Pacing:
       hash. After two in a row the source waits ``interval`` before each poll, as a
       plain poller would, until an answer is held again;
     - answers that bring a new config: the config changes faster than a poll goes round.
-      The source follows, since every one is news, but after two in a row it waits
-      ``_CHURN_PAUSE`` before each poll, so that a server changing its config on every
-      answer is not polled back to back either.
+      The source follows, since every one is news, but after two in a row it starts its
+      polls at least ``_CHURN_PAUSE`` apart, so that a server changing its config on
+      every answer is not polled back to back either.
 
     One instant answer alone is no proof: a server that shuts down answers its held
     polls at once, and a change ends a hold early; the next poll should go out now.
@@ -149,7 +149,8 @@ class Pacing:
         if new_config and not config_missing:
             self._instant = 0
             self._churn += 1
-            return min(self.interval, _CHURN_PAUSE) if self._churn >= 2 else 0.0
+            # Spacing the polls' starts, not adding to each: the time the answer took counts.
+            return max(0.0, min(self.interval, _CHURN_PAUSE) - took) if self._churn >= 2 else 0.0
         self._churn = 0
         self._instant += 1
         return self.interval if self._instant >= 2 else 0.0
