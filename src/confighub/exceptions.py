@@ -52,7 +52,7 @@ class InvalidTracePoint(ConfigHubError, ValueError):
         # the field alone; a file error around it gives its line.
         which = f" {shown(tracepoint_id)}" if tracepoint_id is not None else " (no id)"
         super().__init__(
-            f"invalid tracepoint{which}: field {field!r} = {shown(value)}: {cut(reason)}"
+            f"invalid tracepoint{which}: field {shown(field)} = {shown(value)}: {cut(reason)}"
         )
 
 

@@ -17,6 +17,12 @@ def test_a_ten_megabyte_value_gives_a_short_invalid_tracepoint_message() -> None
     assert error.value == ["x" * 10_000_000]  # the value itself stays on the error
 
 
+def test_a_ten_megabyte_field_name_gives_a_short_message() -> None:
+    """The field can be a key from the file (an args key), so it is cut like a value."""
+    error = InvalidTracePoint(None, "args." + "k" * 10_000_000, 1, "is not a known setting")
+    assert len(str(error)) < BOUND
+
+
 def test_an_alias_bomb_shaped_value_is_shown_in_bounded_time_and_size() -> None:
     """A value of 9**12 leaves built by shared references prints like a small one."""
     bomb: object = ["lol"]

@@ -229,17 +229,17 @@ def test_held_polls_follow_each_other_unless_the_server_ignores_the_hold(hub: Co
 def test_instant_updates_to_held_polls_are_polled_back_to_back(hub: ConfigHub) -> None:
     """A server that answers every held poll at once with the held config is paced by interval."""
     script: list[tuple[Any, float]] = [(update("h"), 0.0) for _ in range(5)]
-    pauses, stub = run_script(hub, script, hold=30.0, interval=5.0)
+    pauses, stub = run_script(hub, script, hold=30.0, interval=0.1)
     # The first poll is not held and brings the config; the first instant answer alone is
     # no proof; from the second on, each instant answer of nothing new costs an interval.
-    assert pauses == [5.0, 5.0, 5.0]
+    assert pauses == [0.1, 0.1, 0.1]
     assert len(stub.calls) == 5
 
 
 def test_instant_new_configs_to_held_polls_are_polled_back_to_back(hub: ConfigHub) -> None:
     """A config that changes on every answer is followed, 20 ms apart, not back to back."""
     script: list[tuple[Any, float]] = [(update(f"h{n}"), 0.0) for n in range(5)]
-    pauses, stub = run_script(hub, script, hold=30.0, interval=5.0)
+    pauses, stub = run_script(hub, script, hold=30.0, interval=0.1)
     # Each answer is news, so the source does not fall back to its interval; but from the
     # second instant one on it leaves a short pause, bounding the rate at 50 polls a second.
     assert pauses == [0.02, 0.02, 0.02]

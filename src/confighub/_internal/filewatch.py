@@ -46,6 +46,9 @@ SETTLE_MS: Final = 300
 TICK_MS: Final = 50
 """How often the watcher looks at the file when no event comes."""
 
+_STILL_CHANGING_S: Final = 10.0
+"""After this long without settling, the watcher says so once (the file is not read yet)."""
+
 _MAX_LINKS: Final = 40  # the kernel's own bound on a chain of symlinks (ELOOP)
 # Past the size of any tracepoint file the store would accept, the stat tells edits apart.
 _DIGEST_LIMIT: Final = 64 * 1024 * 1024
@@ -145,6 +148,8 @@ class FileWatcher(StartStop):
         self._seen = _look(self._name)
         self._due: float | None = None  # when to read a changed file, if nothing more happens
         self._empty_looked_again = False
+        self._changing_since: float | None = None  # the first change not yet reported
+        self._said_still_changing = False
 
     def start(self) -> Self:
         """Begin watching; idempotent."""
@@ -211,8 +216,11 @@ class FileWatcher(StartStop):
             self._seen = look
             self._due = time.monotonic() + self._settle
             self._empty_looked_again = False
+            if self._changing_since is None:
+                self._changing_since = time.monotonic()
 
     def _settle_and_report(self) -> None:
+        self._say_if_still_changing()
         if self._due is None or time.monotonic() < self._due:
             return
         first, second = _read_look(self._name), _read_look(self._name)
@@ -225,8 +233,25 @@ class FileWatcher(StartStop):
             self._empty_looked_again = True
             self._due = time.monotonic() + self._settle
             return
-        self._due = None
+        self._due = self._changing_since = None
+        self._said_still_changing = False
         try:
             self._on_change()
         except Exception:
             logger.exception("file watch callback for %s raised", self.path)
+
+    def _say_if_still_changing(self) -> None:
+        # A file written over and over, faster than it settles, is never read: the last
+        # good config stays in use, and the operator must hear why nothing reloads.
+        since = self._changing_since
+        if since is None or self._said_still_changing:
+            return
+        if time.monotonic() - since >= _STILL_CHANGING_S:
+            self._said_still_changing = True
+            logger.warning(
+                "%s has kept changing for %.0f s without settling for %.1f s; it is read"
+                " once it stops changing, and the last good config stays in use meanwhile",
+                self.path,
+                _STILL_CHANGING_S,
+                self._settle,
+            )

@@ -12,7 +12,7 @@ import reprlib
 from collections.abc import Mapping
 from typing import Final
 
-__all__ = ["SHOWN_HASH_LENGTH", "SHOWN_VALUE_LENGTH", "cut", "short_hash", "shown"]
+__all__ = ["SHOWN_HASH_LENGTH", "SHOWN_VALUE_LENGTH", "counted", "cut", "short_hash", "shown"]
 
 SHOWN_HASH_LENGTH: Final = 8
 """Hex digits of a hash shown to people; the full hash goes where it is copied from."""
@@ -41,6 +41,11 @@ _REPR.maxlevel = 3
 _REPR.maxtuple = _REPR.maxlist = _REPR.maxarray = _REPR.maxdict = 8
 _REPR.maxset = _REPR.maxfrozenset = _REPR.maxdeque = 8
 _REPR.maxstring = _REPR.maxother = SHOWN_VALUE_LENGTH
+
+
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """``1 tracepoint``, ``2 tracepoints``: every count shown to people goes through here."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
 
 
 def short_hash(value: str | None) -> str:

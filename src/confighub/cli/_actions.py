@@ -16,10 +16,10 @@ from pathlib import Path
 from reactivex.scheduler import HistoricalScheduler
 from rich.console import Console
 
-from confighub._internal.text import short_hash
+from confighub._internal.text import counted, short_hash
 from confighub.cli._logging import CommandFailed
 from confighub.cli._polling import Connection, follow
-from confighub.cli._render import change_record, counted, render_change, render_config
+from confighub.cli._render import change_record, render_change, render_config
 from confighub.events import ConfigChange
 from confighub.events._wording import tally
 from confighub.files import file_problems, load_tracepoints

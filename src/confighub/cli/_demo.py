@@ -26,8 +26,8 @@ from typing import Literal
 from rich.console import Console
 from rich.markup import escape
 
-from confighub._internal.text import short_hash
-from confighub.cli._render import counted, render_change
+from confighub._internal.text import counted, short_hash
+from confighub.cli._render import render_change
 from confighub.events import ConfigChange
 from confighub.exceptions import TracePointFileError
 from confighub.files import dump_tracepoints, example_path

@@ -17,12 +17,7 @@ from confighub.model import TracePoint
 # The tape's JSON form of a tracepoint: `--json` writes bytes as tapes do, {"$bytes": base64}.
 from confighub.tapes._format import to_json as _tracepoint_json
 
-__all__ = ["change_record", "console", "counted", "render_change", "render_config"]
-
-
-def counted(count: int, noun: str, plural: str | None = None) -> str:
-    """``1 tracepoint``, ``2 tracepoints``: every count the CLI prints goes through here."""
-    return f"{count} {noun if count == 1 else plural or noun + 's'}"
+__all__ = ["change_record", "console", "render_change", "render_config"]
 
 
 def console(*, stderr: bool = False) -> Console:

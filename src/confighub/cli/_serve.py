@@ -16,10 +16,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from confighub._internal.text import short_hash
+from confighub._internal.text import counted, short_hash
 from confighub.cli._logging import cli_logger
 from confighub.cli._options import usage_errors
-from confighub.cli._render import counted
 from confighub.server import HubServer
 from confighub.stores import FileStore, StoreState
 

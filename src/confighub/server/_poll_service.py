@@ -23,7 +23,7 @@ from typing import Any, Final, NoReturn
 import grpc
 from deepproto.proto.tracepoint.v1 import tracepoint_pb2
 
-from confighub._internal.text import shown
+from confighub._internal.text import counted, shown
 from confighub._wire.keys import AUTHORIZATION_KEY, HOLD_METADATA_KEY
 from confighub.server._audit import Audit
 from confighub.server._auth import Authenticator
@@ -208,7 +208,8 @@ class PollService:
 
     async def _refuse_too_large(self, view: View, size: int, context: Any) -> None:
         message = (
-            f"the config for this client ({len(view.tracepoints)} tracepoints, hash {view.hash})"
+            f"the config for this client ({counted(len(view.tracepoints), 'tracepoint')},"
+            f" hash {view.hash})"
             f" is {size} bytes, over the server's max_message_size of {self._max_message_size};"
             " raise max_message_size (and the client's receive limit) or serve fewer tracepoints"
         )

@@ -14,7 +14,7 @@ from reactivex.internal.exceptions import DisposedException
 from reactivex.scheduler import EventLoopScheduler
 
 from confighub._internal.schedulers import stop_loop
-from confighub._internal.text import cut
+from confighub._internal.text import counted, cut
 from confighub.events import ConfigChange
 from confighub.exceptions import TapeError
 from confighub.tapes._delta import Decoder
@@ -76,7 +76,11 @@ class Tape:
                 self.stopped = err
                 reason = cut(err.reason, 1000)
                 _log.warning(
-                    "%s: read %d changes, stopped at line %d: %s", name, count, err.line, reason
+                    "%s: read %s, stopped at line %d: %s",
+                    name,
+                    counted(count, "change"),
+                    err.line,
+                    reason,
                 )
                 if on_stop is not None:
                     on_stop(err)
