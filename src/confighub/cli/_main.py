@@ -239,6 +239,7 @@ def record_command(
 @click.option(
     "--speed",
     type=Seconds(min=0, min_open=True),
+    metavar="X",
     help="Replay in real time, X times as fast; without it, at once in virtual time.",
 )
 @_DEBOUNCE

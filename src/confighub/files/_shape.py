@@ -91,7 +91,9 @@ def _validated(
             tp = TracePoint.from_dict(entry)
         except InvalidTracePoint as err:
             # Cut again: the field it names may be a key from the file (an args key).
-            problems.add(line, f"tracepoint {where}: {cut(str(err), _ENTRY_ERROR_LENGTH)}", err)
+            # The problem's place already gives the line; the entry's number says which.
+            reason = f"tracepoint entry #{number}: {cut(str(err), _ENTRY_ERROR_LENGTH)}"
+            problems.add(line, reason, err)
             continue
         if tp.id in first_seen:
             reason = f"duplicate tracepoint id {shown(tp.id)}: {first_seen[tp.id]} and {where}"

@@ -21,7 +21,7 @@ from typing import Any
 
 from confighub._internal.filewatch import SETTLE_MS, FileWatcher
 from confighub._internal.lifecycle import Closing
-from confighub._internal.text import cut, short_hash
+from confighub._internal.text import counted, cut, short_hash
 from confighub.exceptions import TracePointFileError
 from confighub.files import load_tracepoints
 from confighub.model import config_hash
@@ -109,7 +109,12 @@ class FileStore(StoreBase, Closing):
                 if new_hash != old.hash:
                     self._state = StoreState(old.version + 1, tracepoints, new_hash)
             if self._error is not None:
-                logger.info("%s is valid again; serving hash %s", self.path, new_hash)
+                logger.info(
+                    "%s is valid again: serving %s, hash %s",
+                    self.path,
+                    counted(len(tracepoints), "tracepoint"),
+                    short_hash(new_hash),
+                )
             self._error = None
             _call(self._on_reload, self._state)
         self._listeners.publish()
