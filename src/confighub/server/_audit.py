@@ -20,7 +20,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, Final
 
-from confighub._internal.text import cut, shown
+from confighub._internal.text import counted, cut, shown
 from confighub.server._targeting import resource_attributes
 
 __all__ = ["BURST", "REMEMBERED", "SUMMARY_INTERVAL", "Audit", "peer_host"]
@@ -119,16 +119,16 @@ class Audit:
         if self._unlogged_refusals:
             peer, reason = self._latest_refusal
             logger.warning(
-                "refused %d more calls in the last %.0f s; the latest from %s: %s",
-                self._unlogged_refusals,
+                "refused %s in the last %.0f s; the latest from %s: %s",
+                counted(self._unlogged_refusals, "more call"),
                 seconds,
                 peer,
                 reason,
             )
         if self._unlogged_agents:
             logger.info(
-                "%d more new agents started polling in the last %.0f s",
-                self._unlogged_agents,
+                "%s started polling in the last %.0f s",
+                counted(self._unlogged_agents, "more new agent"),
                 seconds,
             )
         self._since = now
