@@ -30,7 +30,7 @@ from confighub._wire.anyvalue import encode_scalar
 from confighub._wire.keys import HOLD_METADATA_KEY
 from confighub.exceptions import PollCancelled, PollFailed
 from confighub.hub import ConfigHub
-from confighub.sources._results import PollResult, RejectedTracePoint, poll_failure, read_update
+from confighub.sources._results import PollResult, RejectedTracePoint, UpdateReader, poll_failure
 
 __all__ = ["Metadata", "Poller", "check_target", "open_channel", "resource_proto"]
 
@@ -159,6 +159,7 @@ class Poller:
         self._lock = threading.Lock()
         self._cancelled = False
         self._calls: set[Any] = set()
+        self._reader = UpdateReader()
         self._dispatcher = Dispatcher()
         self._rejected: Channel[RejectedTracePoint] = Channel(self._dispatcher, _observer_raised)
 
@@ -229,7 +230,7 @@ class Poller:
                 f"the server answered with response type {kind}, neither UPDATE nor"
                 " NO_CHANGE: nothing was applied",
             )
-        tracepoints, rejected = read_update(response)
+        tracepoints, rejected = self._reader.read(response)
         self._hub.update_new_config(ts, response.current_hash, tracepoints)
         for item in rejected:
             logger.warning(
