@@ -44,6 +44,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/operators.py
 	$(BIN)/python benchmarks/wire.py
 	$(BIN)/python benchmarks/replay.py
+	$(BIN)/python benchmarks/large_config.py
 
 # Rebuild notebooks/*.ipynb from notebooks/sources/ and run them to fill in their outputs.
 notebooks: $(VENV)/.installed-dev

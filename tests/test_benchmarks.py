@@ -53,3 +53,12 @@ def test_replay_benchmark_runs_and_a_tape_stays_near_one_config() -> None:
     size = re.search(r"config serialized once [\d,]+ KiB  → ratio ([\d.]+)", out)
     assert size is not None
     assert float(size.group(1)) <= 2
+
+
+def test_large_config_benchmark_runs_through_the_wire_and_prints_every_figure() -> None:
+    """benchmarks/large_config.py --quick polls through GrpcPollSource and prints each figure."""
+    out = run_quick("large_config.py")
+    for figure in ("client apply", "change.diff", "tape of", "memory of", "held polls woken"):
+        assert figure in out
+    ratios = re.findall(r"→ ratio ([\d.]+)  \(target <= [\d.]+\)", out)
+    assert len(ratios) == 4
