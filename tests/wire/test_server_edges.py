@@ -8,7 +8,7 @@ import os
 import re
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent import futures
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from confighub import TracePoint, config_hash
 from confighub.exceptions import ServeFailed
-from confighub.server import HubServer, MemoryStore, StoreState, _views
+from confighub.server import HubServer, MemoryStore, StoreState, _bodies, _views
 from confighub.server._audit import BURST, REMEMBERED, Audit
 from confighub.server._views import DEFAULT_MAX_VIEWS, ViewCache
 from tests.support.polling import poll, resource
@@ -368,14 +368,14 @@ def test_a_large_view_is_serialized_off_the_event_loop(monkeypatch: pytest.Monke
     config = [TracePoint(f"tp{n}", "big.py", n + 1) for n in range(_views.OFFLOAD_AT)]
     release = threading.Event()
     threads: list[str] = []
-    serialize = _views._update_body
+    serialize = _bodies._frame_all
 
-    def blocking(digest: str, tracepoints: tuple[TracePoint, ...]) -> bytes:
+    def blocking(tracepoints: Sequence[TracePoint]) -> list[bytes]:
         threads.append(threading.current_thread().name)
         release.wait(30)
-        return serialize(digest, tracepoints)
+        return serialize(tracepoints)
 
-    monkeypatch.setattr(_views, "_update_body", blocking)
+    monkeypatch.setattr(_bodies, "_frame_all", blocking)
     with (
         HubServer(MemoryStore(config)) as server,
         grpc.insecure_channel(server.target) as channel,

@@ -39,10 +39,22 @@ logger = logging.getLogger("confighub")
 # reaches it before the client gives up on the call.
 _DEADLINE_MARGIN: Final = 0.25
 _SNAPSHOT_RESPONSE: Final[bytes] = tracepoint_pb2.SnapshotResponse().SerializeToString()
+# An UPDATE of this many bytes or more is stamped once for the polls answered within
+# _STAMP_SHARED of each other (those one change woke): copying a large body behind a
+# fresh ts_nanos for each cost more than the rest of the answer. A ts a millisecond old
+# is still the time the answer was made.
+_SHARE_STAMP_AT: Final = 64 * 1024
+_STAMP_SHARED: Final = 1_000_000
 
 
 def _as_is(body: bytes) -> bytes:
     return body
+
+
+def _unstamp(view: View, answer: bytes) -> None:
+    stamped = view.stamped
+    if stamped is not None and stamped[1] is answer:
+        view.stamped = None
 
 
 class PollService:
@@ -142,7 +154,20 @@ class PollService:
         update = await self._views.update_body(view)
         if len(update) + TS_FIELD_SIZE > self._max_message_size:
             await self._refuse_too_large(view, len(update) + TS_FIELD_SIZE, context)
-        return ts_field(self._clock()) + update
+        return self._stamped(view, update)
+
+    def _stamped(self, view: View, update: bytes) -> bytes:
+        now = self._clock()
+        if len(update) < _SHARE_STAMP_AT:
+            return ts_field(now) + update
+        stamped = view.stamped
+        if stamped is not None and 0 <= now - stamped[0] < _STAMP_SHARED:
+            return stamped[1]
+        answer = ts_field(now) + update
+        view.stamped = (now, answer)
+        # Let go of the copy once it is too old to share: a view holds one body, not two.
+        asyncio.get_running_loop().call_later(2 * _STAMP_SHARED / 1e9, _unstamp, view, answer)
+        return answer
 
     async def _held(self, request: Any, view: View, hold: float) -> View:
         loop = asyncio.get_running_loop()

@@ -13,6 +13,11 @@ first. A store change drops every view that no client can be served any more
 (one holding a tracepoint that is gone or changed, or lacking a new untargeted
 one); the others are kept, for their bytes, only until a client of the new
 version claims one by hash, and they count toward the bound meanwhile.
+
+A view is keyed by the digests of the targeted tracepoints it holds, which
+``MatchCache`` keeps per client resource across changes; its UPDATE body is
+spliced from per-tracepoint bytes kept across changes (``TracePointBytes``), so a
+change costs what changed, not the whole config per view.
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ from typing import Any, Final
 from deepproto.proto.poll.v1 import poll_pb2
 
 from confighub.model import TracePoint, config_hash
-from confighub.server._targeting import matches, resource_attributes
+from confighub.server._bodies import TracePointBytes
+from confighub.server._matching import NOTHING, MatchCache
 from confighub.stores import StoreState
 
 __all__ = ["DEFAULT_MAX_VIEWS", "OFFLOAD_AT", "TS_FIELD_SIZE", "View", "ViewCache", "ts_field"]
@@ -63,6 +69,8 @@ class View:
     _update: bytes | None = field(default=None, repr=False)
     _pending: asyncio.Future[bytes] | None = field(default=None, repr=False)
     too_large_logged: bool = field(default=False, repr=False)
+    stamped: tuple[int, bytes] | None = field(default=None, repr=False)
+    """A whole UPDATE answer (``ts_nanos`` and body) made a moment ago, for polls woken with it."""
 
 
 class ViewCache:
@@ -80,11 +88,11 @@ class ViewCache:
         self.serializations = 0
         self.version = -1
         self._max_views = max_views
-        self._offload_at = offload_at
-        self._tracepoints: tuple[TracePoint, ...] = ()
-        self._targeted: tuple[tuple[int, TracePoint], ...] = ()
+        self._state = state
         self._untargeted: frozenset[bytes] | None = None
-        self._by_key: OrderedDict[tuple[int, ...], View] = OrderedDict()
+        self._by_key: OrderedDict[frozenset[bytes], View] = OrderedDict()
+        self.matches = MatchCache()
+        self.bytes = TracePointBytes(offload_at=offload_at)
         self._reusable: dict[str, View] = {}
         self.update(state)
 
@@ -104,20 +112,26 @@ class ViewCache:
         self._reusable = {view.hash: view for view in survivors if view.targeted <= targeted}
         self._by_key = OrderedDict()
         self.version = state.version
-        self._tracepoints = state.tracepoints
-        self._targeted = tuple((i, tp) for i, tp in enumerate(state.tracepoints) if tp.targeting)
+        self._state = state
         self._untargeted = untargeted
+        self.matches.update(state.version, state.tracepoints)
 
     def view_for(self, resource: Any) -> View:
         """Return the view of a client whose ``PollRequest.resource`` is ``resource``."""
-        if self._targeted:
-            attributes = resource_attributes(resource)
-            key = tuple(i for i, tp in self._targeted if matches(tp.targeting, attributes))
+        if not self.matches.targeting:
+            key = NOTHING
+            view = self._by_key.get(key)
+            if view is None:
+                return self._build(key)
         else:
-            key = ()
-        view = self._by_key.get(key)
-        if view is None:
-            return self._build(key)
+            resource_key: bytes = resource.SerializeToString(deterministic=True)
+            matched = self.matches.matched(resource_key, resource)
+            view = self._by_key.get(matched)
+            if view is None:
+                return self._build(matched)
+            # Equal sets from clients of one view become one object: less memory, cheaper lookups.
+            self.matches.share(resource_key, view.targeted)
+            key = view.targeted
         self._by_key.move_to_end(key)
         return view
 
@@ -130,27 +144,28 @@ class ViewCache:
         body = view._update
         if body is not None:
             return body
-        if len(view.tracepoints) < self._offload_at:
-            body = _update_body(view.hash, view.tracepoints)
-        else:
-            pending = view._pending
-            if pending is None:
-                loop = asyncio.get_running_loop()
-                pending = loop.run_in_executor(None, _update_body, view.hash, view.tracepoints)
-                view._pending = pending
-            # Shielded: a poll that is cancelled while waiting must not cancel the others'.
-            body = await asyncio.shield(pending)
+        pending = view._pending
+        if pending is None:
+            pending = asyncio.ensure_future(self.bytes.update_body(view.hash, view.tracepoints))
+            view._pending = pending
+        # Shielded: a poll that is cancelled while waiting must not cancel the others'.
+        body = await asyncio.shield(pending)
         if view._update is None:
             view._update, view._pending = body, None
             self.serializations += 1
         return body
 
-    def _build(self, key: tuple[int, ...]) -> View:
-        chosen = set(key)
-        tracepoints = tuple(
-            tp for i, tp in enumerate(self._tracepoints) if not tp.targeting or i in chosen
-        )
-        digest = config_hash(tracepoints)
+    def _build(self, key: frozenset[bytes]) -> View:
+        state = self._state
+        if key:
+            tracepoints = tuple(
+                tp for tp in state.tracepoints if not tp.targeting or tp.digest in key
+            )
+        else:
+            tracepoints = tuple(tp for tp in state.tracepoints if not tp.targeting)
+        # A view of the whole config has the store's hash, computed already.
+        whole = len(tracepoints) == len(state.tracepoints)
+        digest = state.hash if whole else config_hash(tracepoints)
         # Same hash, same tracepoints (perhaps listed in another order, which the
         # hash and the agents ignore): the bytes serialized before still hold.
         view = self._reusable.pop(digest, None)
@@ -159,12 +174,12 @@ class ViewCache:
                 current_hash=digest, response_type=poll_pb2.NO_CHANGE
             ).SerializeToString()
             self.serializations += 1
-            targeted = frozenset(tp.digest for tp in tracepoints if tp.targeting)
-            view = View(digest, tracepoints, no_change, self.version, targeted)
+            # ``key`` is the digests of the targeted tracepoints it holds, as ``targeted`` is.
+            view = View(digest, tracepoints, no_change, self.version, key)
         view.version = self.version
         while len(self) >= self._max_views:
             self._evict()
-        self._by_key[key] = view
+        self._by_key[view.targeted] = view
         return view
 
     def _evict(self) -> None:
@@ -173,13 +188,3 @@ class ViewCache:
             del self._reusable[next(iter(self._reusable))]
         else:
             self._by_key.popitem(last=False)
-
-
-def _update_body(digest: str, tracepoints: tuple[TracePoint, ...]) -> bytes:
-    message = poll_pb2.PollResponse(
-        current_hash=digest,
-        response=[tp.to_proto() for tp in tracepoints],
-        response_type=poll_pb2.UPDATE,
-    )
-    body: bytes = message.SerializeToString()
-    return body
