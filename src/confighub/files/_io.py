@@ -16,7 +16,7 @@ import yaml
 
 from confighub.exceptions import TracePointFileError
 from confighub.files._limits import MAX_FILE_BYTES
-from confighub.files._shape import SHAPE, Enough, Problems, tracepoints_of
+from confighub.files._shape import SHAPE, Enough, EntryCache, Problems, tracepoints_of
 from confighub.files._syntax import FORMAT_BY_SUFFIX, load_document, read_text
 from confighub.model import TracePoint
 
@@ -51,6 +51,20 @@ def load_tracepoints(path: str | os.PathLike[str]) -> tuple[TracePoint, ...]:
     """
     source = os.fspath(path)
     return parse_tracepoints(read_text(source), source=source, format=_format_of(source))
+
+
+def load_reusing(path: str | os.PathLike[str], cache: EntryCache) -> tuple[TracePoint, ...]:
+    """``load_tracepoints``, reusing the tracepoints of ``cache``'s last good read.
+
+    An entry unchanged since then gives the same object; after a good read, ``cache``
+    holds this one. Raises ``TracePointFileError`` like ``load_tracepoints``.
+    """
+    source = os.fspath(path)
+    text = read_text(source)
+    cache.start()
+    tracepoints = _read(text, source, _format_of(source), Problems(source), cache)
+    cache.keep()
+    return tracepoints
 
 
 def file_problems(
@@ -102,7 +116,13 @@ def _format_of(source: str) -> str | None:
     return FORMAT_BY_SUFFIX.get(Path(source).suffix.lower())
 
 
-def _read(text: str, source: str, format: str | None, problems: Problems) -> tuple[TracePoint, ...]:
+def _read(
+    text: str,
+    source: str,
+    format: str | None,
+    problems: Problems,
+    cache: EntryCache | None = None,
+) -> tuple[TracePoint, ...]:
     if format not in (None, "yaml", "json"):
         raise ValueError(f"unknown tracepoint file format {format!r} (expected 'yaml' or 'json')")
     if len(text) > MAX_FILE_BYTES:
@@ -111,4 +131,4 @@ def _read(text: str, source: str, format: str | None, problems: Problems) -> tup
     if not text.strip():
         raise TracePointFileError(source, None, f"the file is empty; {SHAPE}")
     data, root = load_document(text, source, format)
-    return tracepoints_of(data, root, problems)
+    return tracepoints_of(data, root, problems, cache)

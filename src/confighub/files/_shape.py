@@ -8,7 +8,7 @@ or of the first line of the entry that failed; every value quoted is cut to a bo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 import yaml
@@ -17,7 +17,7 @@ from confighub._internal.text import cut, shown
 from confighub.exceptions import InvalidTracePoint, TracePointFileError
 from confighub.model import TracePoint
 
-__all__ = ["SHAPE", "Enough", "Problems", "tracepoints_of"]
+__all__ = ["SHAPE", "Enough", "EntryCache", "Problems", "tracepoints_of"]
 
 SHAPE: Final = "expected a mapping with a 'tracepoints' list"
 _TOP_KEY: Final = "tracepoints"
@@ -48,11 +48,47 @@ class Problems:
             raise Enough
 
 
-def tracepoints_of(data: object, root: Any, problems: Problems) -> tuple[TracePoint, ...]:
+class EntryCache:
+    """The tracepoints of one file's last good read, by the ``repr`` of their parsed entries.
+
+    Two entries with one ``repr`` are one structure of the same types (a safe YAML or
+    JSON load builds only dicts, lists, strings, numbers, booleans, None, bytes and
+    dates, whose reprs are exact), so they validate to equal tracepoints with equal
+    digests: an unchanged entry gets the object built before, neither built nor
+    validated again. ``==`` would not do: ``1 == 1.0 == True``, and these validate,
+    and hash, differently.
+    """
+
+    def __init__(self) -> None:
+        self._kept: dict[str, TracePoint] = {}
+        self._read: dict[str, TracePoint] = {}
+
+    def start(self) -> None:
+        """Begin a read: what it builds is kept only if ``keep`` follows."""
+        self._read = {}
+
+    def keep(self) -> None:
+        """The read is good: later reads reuse its tracepoints (and no older ones)."""
+        self._kept, self._read = self._read, {}
+
+    def tracepoint(self, entry: object) -> TracePoint:
+        """``TracePoint.from_dict(entry)``, or the tracepoint of an identical earlier entry."""
+        key = repr(entry)
+        tp = self._kept.get(key)
+        if tp is None:
+            tp = TracePoint.from_dict(entry)
+        self._read[key] = tp
+        return tp
+
+
+def tracepoints_of(
+    data: object, root: Any, problems: Problems, cache: EntryCache | None = None
+) -> tuple[TracePoint, ...]:
     """The tracepoints of a parsed document, each problem reported to ``problems``.
 
     What is returned is whole only when no problem was reported; a collecting
-    ``problems`` gets every problem it can find, not just the first.
+    ``problems`` gets every problem it can find, not just the first. With ``cache``,
+    an entry identical to one of the cache's last good read reuses its tracepoint.
     """
     if data is None:
         problems.add(None, f"the file holds no document; {SHAPE}")
@@ -77,18 +113,22 @@ def tracepoints_of(data: object, root: Any, problems: Problems) -> tuple[TracePo
     lines: list[int | None] = [None] * len(entries)
     if isinstance(list_node, yaml.SequenceNode) and len(list_node.value) == len(entries):
         lines = [_node_line(item) for item in list_node.value]
-    return _validated(entries, lines, problems)
+    build = TracePoint.from_dict if cache is None else cache.tracepoint
+    return _validated(entries, lines, problems, build)
 
 
 def _validated(
-    entries: list[object], lines: list[int | None], problems: Problems
+    entries: list[object],
+    lines: list[int | None],
+    problems: Problems,
+    build: Callable[[object], TracePoint],
 ) -> tuple[TracePoint, ...]:
     tracepoints: list[TracePoint] = []
     first_seen: dict[str, str] = {}
     for number, (entry, line) in enumerate(zip(entries, lines, strict=True), start=1):
         where = f"entry #{number}" + ("" if line is None else f" (line {line})")
         try:
-            tp = TracePoint.from_dict(entry)
+            tp = build(entry)
         except InvalidTracePoint as err:
             # Cut again: the field it names may be a key from the file (an args key).
             # The problem's place already gives the line; the entry's number says which.

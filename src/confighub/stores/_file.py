@@ -23,7 +23,8 @@ from confighub._internal.filewatch import SETTLE_MS, FileWatcher
 from confighub._internal.lifecycle import Closing
 from confighub._internal.text import counted, cut, short_hash
 from confighub.exceptions import TracePointFileError
-from confighub.files import load_tracepoints
+from confighub.files._io import load_reusing
+from confighub.files._shape import EntryCache
 from confighub.model import config_hash
 from confighub.stores._store import StoreBase, StoreListeners, StoreState
 
@@ -60,7 +61,10 @@ class FileStore(StoreBase, Closing):
         self._on_reload = on_reload
         self._lock = threading.Lock()
         self._reload_lock = threading.Lock()
-        tracepoints = load_tracepoints(self.path)
+        # Each good read keeps its tracepoints for the next: an entry left as it was
+        # gives the same object, so consecutive configs share what did not change.
+        self._entries = EntryCache()
+        tracepoints = load_reusing(self.path, self._entries)
         self._state = StoreState(0, tracepoints, config_hash(tracepoints))
         self._error: TracePointFileError | None = None
         self._listeners = StoreListeners(lambda: self._state)
@@ -92,7 +96,7 @@ class FileStore(StoreBase, Closing):
         """
         with self._reload_lock:
             try:
-                tracepoints = load_tracepoints(self.path)
+                tracepoints = load_reusing(self.path, self._entries)
             except TracePointFileError as err:
                 self._refuse(err)
                 return False

@@ -31,9 +31,13 @@ class MemoryStore(StoreBase):
         return f"MemoryStore(version={state.version}, hash={state.hash}, {size} tracepoints)"
 
     def set(self, tracepoints: Iterable[TracePoint]) -> StoreState:
-        """Replace the whole config; return the resulting state."""
+        """Replace the whole config; return the resulting state.
+
+        A tracepoint equal to the current one with its id (and hashing alike) is
+        replaced by that one, so consecutive configs share every unchanged object.
+        """
         new = _unique(tuple(tracepoints))
-        return self._replace(lambda _: new)
+        return self._replace(lambda old: _shared(old, new))
 
     def add(self, tp: TracePoint) -> StoreState:
         """Add ``tp``, or replace the tracepoint with its id in place; return the new state."""
@@ -70,6 +74,19 @@ class MemoryStore(StoreBase):
             state = self._state
         self._listeners.publish()
         return state
+
+
+def _shared(old: tuple[TracePoint, ...], new: tuple[TracePoint, ...]) -> tuple[TracePoint, ...]:
+    # Equal digests, not ``==``: 1 == 1.0 in a targeting value, yet they hash apart, and
+    # the hash must be the one of what was set. The new digests are needed for the hash
+    # anyway; an object kept from ``old`` has its own already.
+    before = {tp.id: tp for tp in old}
+    return tuple(
+        previous
+        if (previous := before.get(tp.id)) is not None and previous.digest == tp.digest
+        else tp
+        for tp in new
+    )
 
 
 def _unique(tracepoints: tuple[TracePoint, ...]) -> tuple[TracePoint, ...]:
