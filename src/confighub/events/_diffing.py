@@ -71,11 +71,15 @@ def index(config: Sequence[Item]) -> tuple[dict[str, Item], bool]:
     if entry is not None and entry[0] is config:
         return entry[1], entry[2]
     indexed, unique = build_index(config)
+    _remember(config, indexed, unique)
+    return indexed, unique
+
+
+def _remember(config: tuple[Item, ...], indexed: dict[str, Item], unique: bool) -> None:
     with _cache_lock:
         _cache[id(config)] = (config, indexed, unique)
         while len(_cache) > _CACHED_CONFIGS:
             _cache.popitem(last=False)
-    return indexed, unique
 
 
 def _sequence(items: Iterable[Item]) -> Sequence[Item]:
@@ -96,32 +100,38 @@ def diff_parts(
         return {}, {}, {}
     before, old_unique = (old_index, True) if old_index is not None else index(old)
     if old_unique:
-        parts = _narrow_diff(*_differing(old, new), before)
-        if parts is not None:
-            return parts
+        old_part, new_part, tail = _differing(old, new)
+        sides = _sides(old_part, new_part, before)
+        if sides is not None:
+            old_side, new_side = sides
+            if type(new) is tuple and id(new) not in _cache:
+                shared_tail = None if tail < 0 else old[len(old) - tail :]
+                _chain(new, before, old_side, new_side, shared_tail)
+            return _compare(old_side, old_side.items(), new_side, new_side.items())
     after, _ = index(new)
     return _compare(before, before.items(), after, after.items())
 
 
-def _differing(old: Sequence[Item], new: Sequence[Item]) -> tuple[list[Item], list[Item]]:
-    """The items of ``old`` and ``new`` that can differ: all the others are shared objects.
+def _differing(old: Sequence[Item], new: Sequence[Item]) -> tuple[list[Item], list[Item], int]:
+    """The items of ``old`` and ``new`` that can differ (all others are shared), and the tail.
 
-    For configs of one length, those at positions where the objects differ; else those
-    between the longest shared head and tail (one item, for one added or removed).
+    For configs of one length, those at positions where the objects differ (the tail is
+    -1: they may be anywhere); else those between the longest shared head and tail (one
+    item, for one added or removed), and the tail is the length of that shared tail.
     """
     if len(old) == len(new):
         moved = list(compress(range(len(new)), map(is_not, old, new)))
-        return [old[position] for position in moved], [new[position] for position in moved]
+        return [old[position] for position in moved], [new[position] for position in moved], -1
     shortest = min(len(old), len(new))
     head = next(compress(count(), map(is_not, old, new)), shortest)
     tail = next(compress(count(), map(is_not, reversed(old), reversed(new))), shortest)
     tail = min(tail, shortest - head)
-    return list(old[head : len(old) - tail]), list(new[head : len(new) - tail])
+    return list(old[head : len(old) - tail]), list(new[head : len(new) - tail]), tail
 
 
-def _narrow_diff(
+def _sides(
     old_part: list[Item], new_part: list[Item], before: dict[str, Item]
-) -> tuple[dict[str, Item], dict[str, Item], dict[str, tuple[Item, Item]]] | None:
+) -> tuple[dict[str, Item], dict[str, Item]] | None:
     # Only the parts can hold a difference. With ``old``'s keys unique, ``new``'s are unique
     # too unless a key in its part repeats, or names an item ``old`` keeps outside its part;
     # in that case (None) the full comparison decides.
@@ -132,7 +142,36 @@ def _narrow_diff(
         if key in new_side or (key in before and key not in old_side):
             return None
         new_side[key] = item
-    return _compare(old_side, old_side.items(), new_side, new_side.items())
+    return old_side, new_side
+
+
+def _chain(
+    new: tuple[Item, ...],
+    before: dict[str, Item],
+    old_side: dict[str, Item],
+    new_side: dict[str, Item],
+    shared_tail: Sequence[Item] | None,
+) -> None:
+    # The new config is the next change's old one: its index, made here from the old
+    # one's by what differs (a copy of a dict costs a fraction of building it), spares
+    # that diff the build. Made only when it equals ``build_index(new)``, in key order
+    # too: the same keys in the same places (no ``shared_tail``: configs of one length), or
+    # a shared tail to move past the new part that is short; else the next diff builds it.
+    if shared_tail is None:
+        if list(old_side) != list(new_side):
+            return
+        after = before.copy()
+        after.update(new_side)
+    elif len(shared_tail) <= len(before) // 8:
+        after = before.copy()
+        moved = {item_key(item): item for item in shared_tail}
+        for key in (*old_side, *moved):
+            del after[key]
+        after.update(new_side)
+        after.update(moved)
+    else:
+        return
+    _remember(new, after, True)
 
 
 def _compare(
