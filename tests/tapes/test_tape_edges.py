@@ -239,3 +239,29 @@ def test_recording_a_time_the_reader_refuses_was_allowed(tmp_path: Path) -> None
     change = ConfigChange(2**64, None, config_hash([A]), (), (A,))
     with pytest.raises(ValueError, match="ts must fit in a signed 64-bit integer"):
         write_tape(tmp_path / "t.jsonl", [change])
+
+
+@pytest.mark.parametrize(
+    ("around", "reason"),
+    [
+        (("  ", " \t\r\n"), None),
+        (("", "\r\n"), None),
+        (("", ' {"ts": 1}\n'), "not valid JSON: Extra data"),
+        (("", "\x0b\n"), "not valid JSON: Extra data"),
+        (("\ufeff", "\n"), "not valid JSON: Unexpected UTF-8 BOM"),
+    ],
+)
+def test_the_quick_parse_of_a_line_reads_what_json_loads_reads(
+    tmp_path: Path, around: tuple[str, str], reason: str | None
+) -> None:
+    """A line with JSON whitespace around its event reads; anything else fails as loads does."""
+    tape = write_tape(tmp_path / "t.jsonl", HISTORY[:2])
+    header, first, second = tape.read_text(encoding="utf-8").splitlines()
+    before, after = around
+    tape.write_text(f"{header}\n{first}\n{before}{second}{after}", encoding="utf-8")
+    if reason is None:
+        assert list(read_tape(tape)) == HISTORY[:2]
+    else:
+        with pytest.raises(TapeError, match=reason) as caught:
+            list(read_tape(tape))
+        assert caught.value.line == 3
