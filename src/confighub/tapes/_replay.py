@@ -15,6 +15,7 @@ from reactivex.scheduler import EventLoopScheduler
 
 from confighub._internal.schedulers import stop_loop
 from confighub._internal.text import counted, cut
+from confighub._internal.virtualtime import HeapVirtualTimeScheduler
 from confighub.events import ConfigChange
 from confighub.exceptions import TapeError
 from confighub.tapes._delta import Decoder
@@ -178,7 +179,11 @@ class _Player:
         self._start = clock.to_seconds(clock.now)
         self._last = 0.0
         self._pending: abc.DisposableBase | None = None
+        # reactivex's schedulers make a new Disposable (and its lock) for an action that
+        # returns None, so ours return one that is spent; a heap scheduler needs none.
+        self._spent = None if isinstance(clock, HeapVirtualTimeScheduler) else _SPENT
         self._done = False
+        self._action = self._emit  # bound once, not once per change
         self.disposable = Disposable(self._finish)
         clock.schedule(self._next)
 
@@ -190,12 +195,11 @@ class _Player:
             if self._own is not None:
                 stop_loop(self._own)
 
-    def _emit(self, _: abc.SchedulerBase, change: ConfigChange | None) -> abc.DisposableBase:
+    def _emit(self, _: abc.SchedulerBase, change: ConfigChange | None) -> abc.DisposableBase | None:
         if not self._done and change is not None:
             self._observer.on_next(change)
             self._next()
-        # A scheduler makes a new Disposable (and its lock) for an action that returns none.
-        return _SPENT
+        return self._spent
 
     def _next(self, *_: object) -> None:
         if self._done:
@@ -217,7 +221,7 @@ class _Player:
             self._last = offset
         due = self._start + self._last
         try:
-            self._pending = self._clock.schedule_absolute(due, self._emit, change)
+            self._pending = self._clock.schedule_absolute(due, self._action, change)
         except DisposedException:
             pass  # an own scheduler disposed meanwhile, from another thread: nothing more to do
         except (OverflowError, ValueError) as err:
