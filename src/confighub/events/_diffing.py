@@ -2,13 +2,13 @@
 
 A hub's consecutive configs are tuples that hold the same item objects except
 where something changed, and the ``new`` config of one change is the ``old``
-config of the next. So an index (key → item) is built once per config tuple
-and kept for the next diff, and when the old config has unique keys, only the
-items that can differ are compared: for configs of one length, those at
-positions whose objects differ; else those between the longest head and tail
-both share (an item shared at a position has the same key and the same value
-on both sides). That case needs no index of the new config at all, only the
-old one's.
+config of the next. So an index (key → item) is kept per config tuple, and when
+the old config has unique keys, only the items that can differ are compared: for
+configs of one length, those at positions whose objects differ; else those
+between the longest head and tail both share (an item shared at a position has
+the same key and the same value on both sides). That case needs only the old
+config's index, and makes the new one's from it by what differs, for the next
+change: a chain of changes builds one index.
 """
 
 from __future__ import annotations

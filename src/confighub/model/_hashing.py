@@ -3,7 +3,9 @@
 ``config_hash`` is the SHA-256 of the sorted per-tracepoint digests
 (``TracePoint.digest``, see ``confighub.model._canonical``): independent of list
 order, sensitive to duplicates, and free of Python's per-process ``hash()``
-salt. Every hash confighub makes is ``HASH_LENGTH`` hex digits.
+salt. Every hash confighub makes is ``HASH_LENGTH`` hex digits. The sorted
+digests of the last few config tuples are kept, so that a config sharing all but
+a few objects with one of them is hashed without sorting again.
 """
 
 from __future__ import annotations
