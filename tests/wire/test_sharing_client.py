@@ -114,6 +114,18 @@ def test_a_repeated_id_is_rejected_even_when_both_copies_were_seen(client: Clien
     assert all(after is before for before, after in zip(first[:2] + first[3:], second, strict=True))
 
 
+def test_a_valid_and_an_invalid_copy_of_one_id_are_both_left_out_as_repeated(
+    client: Client,
+) -> None:
+    """A seen tracepoint and an invalid message under its id: both rejected for the repeat."""
+    client.poll(*CONFIG)
+    broken = tracepoint_pb2.TracePointConfig(ID=CONFIG[0].id, path="", line_number=4)
+    result = client.poll_raw("hash-mixed", [tp.to_proto() for tp in CONFIG] + [broken])
+    assert [item.tracepoint_id for item in result.rejected] == [CONFIG[0].id] * 2
+    assert all(item.error.field == "id" for item in result.rejected)
+    assert client.hub.server_config == CONFIG[1:]
+
+
 def test_a_tracepoint_removed_and_added_again_is_rebuilt(client: Client) -> None:
     """A tracepoint gone for one UPDATE comes back as a new object equal to the one sent."""
     first = client.poll(*CONFIG)

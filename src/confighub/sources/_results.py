@@ -92,11 +92,9 @@ class UpdateReader:
                 known[index] = TracePoint.from_proto(messages[index])
             except InvalidTracePoint as err:
                 failed[index] = err
-        if failed:
+        # Without failures, the ids are read off the tracepoints, and listed only if one repeats.
+        if failed or len(set(map(_ID, cast(list[TracePoint], known)))) < len(known):
             ids = [messages[n].ID if tp is None else tp.id for n, tp in enumerate(known)]
-        else:
-            ids = list(map(_ID, cast(list[TracePoint], known)))
-        if len(set(ids)) < len(ids):
             failed = _repeated(ids, failed)
         if failed:
             kept = [n for n in range(len(known)) if n not in failed]
@@ -107,7 +105,7 @@ class UpdateReader:
             self._built = dict(zip(keys, valid, strict=True))
         current_hash = response.current_hash
         rejected = tuple(
-            RejectedTracePoint(ids[n], current_hash, failed[n]) for n in sorted(failed)
+            RejectedTracePoint(messages[n].ID, current_hash, failed[n]) for n in sorted(failed)
         )
         return valid, rejected
 
