@@ -187,3 +187,10 @@ def test_the_package_docstring_states_the_limits() -> None:
     assert f"at most {MAX_FILE_BYTES // (1024 * 1024)} MiB" in doc
     assert f"nested at most {MAX_DEPTH} deep" in doc
     assert f"at most {MAX_ALIAS_NODES:,} nodes" in doc
+
+
+def test_a_hex_integer_key_past_str_digits_is_no_value_error() -> None:
+    """A YAML hex key of 5,000 digits (int() reads it, str() cannot) is an unknown key."""
+    text = "? 0x" + "f" * 5000 + "\n: 1\ntracepoints: []\n"
+    with pytest.raises(TracePointFileError, match="unknown top-level key <an integer of about"):
+        parse_tracepoints(text, format="yaml")

@@ -99,7 +99,7 @@ def tracepoints_of(
     nodes = _key_nodes(root)
     for key in data:
         if key != _TOP_KEY:
-            line = _node_line(nodes.get(str(key), (None,))[0])
+            line = _node_line(nodes.get(_key_text(key), (None,))[0])
             problems.add(line, f"unknown top-level key {shown(key)}; {SHAPE}")
     if _TOP_KEY not in data:
         problems.add(_node_line(root), f"no 'tracepoints' key; {SHAPE}")
@@ -142,6 +142,14 @@ def _validated(
         first_seen[tp.id] = where
         tracepoints.append(tp)
     return tuple(tracepoints)
+
+
+def _key_text(key: object) -> str | None:
+    """A key as its node's text, to find its line; None for one that cannot be a str."""
+    try:
+        return str(key)
+    except ValueError:  # a YAML hex integer past the digits str() writes
+        return None
 
 
 def _kind(value: object) -> str:
