@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -11,9 +12,13 @@ from confighub import ConfigHub
 from tests.support.poll_server import PollServer, PollServicer
 
 # CI machines are shared and noisy: a slow example is not a failure, so no per-example
-# deadline. Properties still run their full number of examples.
-settings.register_profile("confighub", deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile("confighub")
+# deadline. Properties still run their full number of examples. `make test` runs the same
+# examples every time (derandomized), so that a run's verdict is the code's, not the
+# draw's; CONFIGHUB_HYPOTHESIS=explore draws new examples, ten times as many, to hunt.
+_QUIET = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("confighub", _QUIET, derandomize=True)
+settings.register_profile("explore", _QUIET, max_examples=1000)
+settings.load_profile(os.environ.get("CONFIGHUB_HYPOTHESIS", "confighub"))
 
 # pytester runs the README's plugin example in a fresh pytest process.
 pytest_plugins = ["pytester"]

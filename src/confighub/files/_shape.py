@@ -99,7 +99,9 @@ def tracepoints_of(
     nodes = _key_nodes(root)
     for key in data:
         if key != _TOP_KEY:
-            line = _node_line(nodes.get(_key_text(key), (None,))[0])
+            text = _key_text(key)
+            pair = nodes.get(text) if text is not None else None
+            line = _node_line(pair[0] if pair is not None else None)
             problems.add(line, f"unknown top-level key {shown(key)}; {SHAPE}")
     if _TOP_KEY not in data:
         problems.add(_node_line(root), f"no 'tracepoints' key; {SHAPE}")
