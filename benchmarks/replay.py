@@ -33,8 +33,8 @@ from reactivex.scheduler import HistoricalScheduler, VirtualTimeScheduler
 from reactivex.testing import TestScheduler
 
 from confighub import ConfigChange, TracePoint, config_hash
-from confighub._internal.virtualtime import HeapHistoricalScheduler
 from confighub.tapes import Recorder, read_tape, replay
+from confighub.virtual import HeapHistoricalScheduler
 
 SECOND = 1_000_000_000
 

@@ -140,6 +140,8 @@ EXPORTS: dict[str, list[str]] = {
     ],
     "confighub.virtual": [
         "Configs",
+        "HeapHistoricalScheduler",
+        "HeapTestScheduler",
         "Timed",
         "VirtualRun",
         "changes_from_marbles",

@@ -13,11 +13,13 @@ from reactivex.internal import ArgumentOutOfRangeException
 from reactivex.scheduler import HistoricalScheduler, VirtualTimeScheduler
 from reactivex.testing import ReactiveTest, TestScheduler
 
+from confighub import TracePoint
 from confighub._internal.virtualtime import (
     HeapHistoricalScheduler,
     HeapTestScheduler,
     HeapVirtualTimeScheduler,
 )
+from confighub.virtual import Configs, changes_from_marbles, run_virtual
 
 on_next, on_completed = ReactiveTest.on_next, ReactiveTest.on_completed
 START = datetime(2024, 11, 29, 13, 0, tzinfo=UTC)
@@ -209,3 +211,12 @@ def test_handles_are_disposables_hashed_by_identity() -> None:
     assert handle != other
     scheduler.start()
     assert ran == [2]
+
+
+def test_run_virtual_on_a_heap_test_scheduler_ran_nothing() -> None:
+    """``run_virtual`` runs a heap-queue TestScheduler's own queue, as it does reactivex's."""
+    configs: Configs = {"a": [TracePoint("a", "a.py", 1)], "b": [TracePoint("b", "b.py", 2)]}
+    for scheduler in (TestScheduler(), HeapTestScheduler()):
+        run = run_virtual(changes_from_marbles("-a-b|", configs), scheduler)
+        assert [time for time, _ in run.events] == [1.0, 3.0], type(scheduler).__name__
+        assert run.completed == 4.0

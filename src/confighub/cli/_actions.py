@@ -13,7 +13,6 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from reactivex.scheduler import HistoricalScheduler
 from rich.console import Console
 
 from confighub._internal.text import counted, short_hash
@@ -27,6 +26,7 @@ from confighub.hub import ConfigHub
 from confighub.model import config_hash
 from confighub.operators import ChangeOperator, debounce_changes, only_paths
 from confighub.tapes import Recorder, replay
+from confighub.virtual import HeapHistoricalScheduler
 
 __all__ = ["PROBLEMS_SHOWN", "check_file", "record_target", "replay_tape", "watch_target"]
 
@@ -177,7 +177,7 @@ def replay_tape(
         ended.set()
 
     virtual = speed is None
-    scheduler = HistoricalScheduler() if virtual else None
+    scheduler = HeapHistoricalScheduler() if virtual else None
     real_debounce = debounce / speed if debounce and speed else debounce
     # A lenient replay that stops early is logged by the library, with the line and why.
     stream = replay(tape, speed=speed, strict=strict)
