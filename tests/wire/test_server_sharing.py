@@ -140,13 +140,13 @@ def test_a_change_matches_only_the_changed_tracepoints() -> None:
     """After one targeted tracepoint changes, each resource matches one targeting, not them all."""
     config = [TracePoint(f"tp{n}", "a.py", n + 1, targeting={"host": f"h{n}"}) for n in range(300)]
     cache = MatchCache()
-    cache.update(0, config)
+    cache.update(0, {tp.digest: tp.targeting for tp in config})
     clients = [resource(host=f"h{n}").SerializeToString(deterministic=True) for n in range(10)]
     for n, key in enumerate(clients):
         assert len(cache.matched(key, resource(host=f"h{n}"))) == 1
     assert cache.matchings == 10 * 300
     config[3] = TracePoint("tp3", "a.py", 4, targeting={"host": "h4"})
-    cache.update(1, config)
+    cache.update(1, {tp.digest: tp.targeting for tp in config})
     for n, key in enumerate(clients):
         assert len(cache.matched(key, resource(host=f"h{n}"))) == {3: 0, 4: 2}.get(n, 1)
     assert cache.matchings == 10 * 300 + 10
@@ -155,7 +155,8 @@ def test_a_change_matches_only_the_changed_tracepoints() -> None:
 def test_the_match_cache_keeps_at_most_max_resources() -> None:
     """Clients choose their resources: the least recently seen go first."""
     cache = MatchCache(max_resources=5)
-    cache.update(0, [TracePoint("t", "a.py", 1, targeting={"host": "h1"})])
+    tp = TracePoint("t", "a.py", 1, targeting={"host": "h1"})
+    cache.update(0, {tp.digest: tp.targeting})
     for n in range(20):
         sent = resource(host=f"h{n}")
         assert len(cache.matched(sent.SerializeToString(deterministic=True), sent)) == (n == 1)

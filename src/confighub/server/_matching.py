@@ -17,11 +17,11 @@ it from its event loop only.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from confighub.model import TargetValue, TracePoint
+from confighub.model import TargetValue
 from confighub.server._targeting import Attributes, matches, resource_attributes
 
 __all__ = ["DEFAULT_MAX_RESOURCES", "NOTHING", "MatchCache"]
@@ -58,9 +58,11 @@ class MatchCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def update(self, version: int, tracepoints: Iterable[TracePoint]) -> None:
-        """Move to a new store version; what changed since the last is kept for the catch-up."""
-        targeted = {tp.digest: tp.targeting for tp in tracepoints if tp.targeting}
+    def update(self, version: int, targeted: dict[bytes, Mapping[str, TargetValue]]) -> None:
+        """Move to a new store version; what changed since the last is kept for the catch-up.
+
+        ``targeted`` maps the digests of its targeted tracepoints to their targeting.
+        """
         old = self._targeted
         self._added = {d: t for d, t in targeted.items() if d not in old}
         self._removed = frozenset(d for d in old if d not in targeted)

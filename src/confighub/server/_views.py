@@ -23,6 +23,7 @@ change costs what changed, not the whole config per view.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import struct
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -90,6 +91,8 @@ class ViewCache:
         self._max_views = max_views
         self._state = state
         self._untargeted: frozenset[bytes] | None = None
+        self._untargeted_at: list[tuple[int, TracePoint]] = []
+        self._targeted_at: dict[bytes, list[tuple[int, TracePoint]]] = {}
         self._by_key: OrderedDict[frozenset[bytes], View] = OrderedDict()
         self.matches = MatchCache()
         self.bytes = TracePointBytes(offload_at=offload_at)
@@ -105,8 +108,17 @@ class ViewCache:
 
     def update(self, state: StoreState) -> None:
         """Move to a new store state, keeping only the views that may still be served."""
-        untargeted = frozenset(tp.digest for tp in state.tracepoints if not tp.targeting)
-        targeted = frozenset(tp.digest for tp in state.tracepoints if tp.targeting)
+        # Positions kept once per version, so that building a view costs its own size,
+        # not the config's: each client resource's first poll after a change builds one.
+        self._untargeted_at = []
+        self._targeted_at = {}
+        for at, tp in enumerate(state.tracepoints):
+            if tp.targeting:
+                self._targeted_at.setdefault(tp.digest, []).append((at, tp))
+            else:
+                self._untargeted_at.append((at, tp))
+        untargeted = frozenset(tp.digest for _, tp in self._untargeted_at)
+        targeted = self._targeted_at.keys()
         # Every view holds every untargeted tracepoint, so when those change no view survives.
         survivors = self._by_key.values() if untargeted == self._untargeted else ()
         self._reusable = {view.hash: view for view in survivors if view.targeted <= targeted}
@@ -114,7 +126,9 @@ class ViewCache:
         self.version = state.version
         self._state = state
         self._untargeted = untargeted
-        self.matches.update(state.version, state.tracepoints)
+        self.matches.update(
+            state.version, {digest: at[0][1].targeting for digest, at in self._targeted_at.items()}
+        )
 
     def view_for(self, resource: Any) -> View:
         """Return the view of a client whose ``PollRequest.resource`` is ``resource``."""
@@ -157,12 +171,10 @@ class ViewCache:
 
     def _build(self, key: frozenset[bytes]) -> View:
         state = self._state
-        if key:
-            tracepoints = tuple(
-                tp for tp in state.tracepoints if not tp.targeting or tp.digest in key
-            )
-        else:
-            tracepoints = tuple(tp for tp in state.tracepoints if not tp.targeting)
+        chosen = sorted(at_tp for digest in key for at_tp in self._targeted_at[digest])
+        # In the store's order, as the store lists them.
+        merged = heapq.merge(self._untargeted_at, chosen, key=_position)
+        tracepoints = tuple(tp for _, tp in merged)
         # A view of the whole config has the store's hash, computed already.
         whole = len(tracepoints) == len(state.tracepoints)
         digest = state.hash if whole else config_hash(tracepoints)
@@ -188,3 +200,7 @@ class ViewCache:
             del self._reusable[next(iter(self._reusable))]
         else:
             self._by_key.popitem(last=False)
+
+
+def _position(at_tp: tuple[int, TracePoint]) -> int:
+    return at_tp[0]
