@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from confighub import TracePoint, config_hash
 from confighub.server import HubServer, MemoryStore, StoreState
 from confighub.server._bodies import TracePointBytes, varint
-from confighub.server._matching import MatchCache
+from confighub.server._matching import YIELD_EVERY, MatchCache
 from confighub.server._targeting import matches, resource_attributes
 from confighub.server._views import ViewCache
 from tests.support.polling import ids, poll, resource
@@ -150,6 +150,33 @@ def test_a_change_matches_only_the_changed_tracepoints() -> None:
     for n, key in enumerate(clients):
         assert len(cache.matched(key, resource(host=f"h{n}"))) == {3: 0, 4: 2}.get(n, 1)
     assert cache.matchings == 10 * 300 + 10
+
+
+def test_a_long_match_lets_the_loop_run_and_catches_up_with_a_change() -> None:
+    """A new resource's long match yields between chunks; a change made meanwhile counts."""
+    config = [
+        TracePoint(f"tp{n}", "a.py", n + 1, targeting={"host": f"h{n}"})
+        for n in range(3 * YIELD_EVERY)
+    ]
+    changed = [*config[:-1], TracePoint("last", "a.py", 1, targeting={"host": "h0"})]
+    cache = MatchCache()
+    cache.update(0, {tp.digest: tp.targeting for tp in config})
+    sent = resource(host="h0")
+    key = sent.SerializeToString(deterministic=True)
+    turns: list[int] = []
+
+    async def both() -> None:
+        async def meanwhile() -> None:
+            turns.append(cache.matchings)
+            cache.update(1, {tp.digest: tp.targeting for tp in changed})
+
+        await asyncio.gather(cache.prepare(key, sent), meanwhile())
+
+    asyncio.run(both())
+    assert 0 < turns[0] < 3 * YIELD_EVERY  # it ran while the match was under way
+    before = cache.matchings
+    assert cache.matched(key, sent) == {config[0].digest, changed[-1].digest}
+    assert cache.matchings == before  # prepared for the new version: nothing left to match
 
 
 def test_the_match_cache_keeps_at_most_max_resources() -> None:

@@ -9,13 +9,16 @@ equal digests mean equal targeting, so after a change a kept result needs only
 the removed digests taken out and the added tracepoints matched: the cost of a
 change is the changed tracepoints per resource, not the config.
 
-Tracepoints sharing one ``targeting`` are matched once. The resources kept are
+Tracepoints sharing one ``targeting`` are matched once. A long match (a new
+resource, or a change of many targeted tracepoints) goes ``YIELD_EVERY`` tracepoints
+at a time, the loop running other polls in between. The resources kept are
 bounded, the least recently used going first. Not thread-safe: the server uses
 it from its event loop only.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,12 +27,15 @@ from typing import Any, Final
 from confighub.model import TargetValue
 from confighub.server._targeting import Attributes, matches, resource_attributes
 
-__all__ = ["DEFAULT_MAX_RESOURCES", "NOTHING", "MatchCache"]
+__all__ = ["DEFAULT_MAX_RESOURCES", "NOTHING", "YIELD_EVERY", "MatchCache"]
 
 DEFAULT_MAX_RESOURCES: Final = 4096
 """Client resources whose matches are kept at most."""
 
 NOTHING: Final[frozenset[bytes]] = frozenset()
+
+YIELD_EVERY: Final = 1000
+"""Targeted tracepoints matched between two turns of the event loop (about 2 ms of work)."""
 
 
 @dataclass(slots=True)
@@ -84,9 +90,7 @@ class MatchCache:
         if entry is None:
             attributes = resource_attributes(resource)
             entry = _Entry(attributes, self.version, self._match(self._targeted, attributes))
-            self._entries[key] = entry
-            while len(self._entries) > self._max_resources:
-                self._entries.popitem(last=False)
+            self._keep(key, entry)
             return entry.matched
         self._entries.move_to_end(key)
         if entry.version == self.version:
@@ -102,6 +106,38 @@ class MatchCache:
         entry.version = self.version
         return entry.matched
 
+    async def prepare(self, key: bytes, resource: Any) -> None:
+        """Bring ``resource``'s matches up to date, letting the loop run during a long match.
+
+        ``matched`` then finds them current (unless the store changed meanwhile). A
+        catch-up of fewer than ``YIELD_EVERY`` targeted tracepoints is left to it.
+        """
+        while self._targeted:
+            version = self.version
+            entry = self._entries.get(key)
+            if entry is not None and entry.version == version:
+                return
+            behind_one = entry is not None and entry.version == self._previous
+            if len(self._added if behind_one else self._targeted) < YIELD_EVERY:
+                return
+            attributes = resource_attributes(resource) if entry is None else entry.attributes
+            items = list(self._targeted.items())
+            verdicts: dict[Mapping[str, TargetValue], bool] = {}
+            chosen: set[bytes] = set()
+            for start in range(0, len(items), YIELD_EVERY):
+                chunk = dict(items[start : start + YIELD_EVERY])
+                chosen |= self._match(chunk, attributes, verdicts)
+                await asyncio.sleep(0)  # one chunk at a time: other polls are answered between
+            if self.version == version:  # else the store changed meanwhile: match again
+                self._keep(key, _Entry(attributes, version, frozenset(chosen)))
+                return
+
+    def _keep(self, key: bytes, entry: _Entry) -> None:
+        self._entries[key] = entry
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max_resources:
+            self._entries.popitem(last=False)
+
     def share(self, key: bytes, matched: frozenset[bytes]) -> None:
         """Keep ``matched`` (an equal set) for ``key``: one set object per view, not one each."""
         entry = self._entries.get(key)
@@ -109,9 +145,13 @@ class MatchCache:
             entry.matched = matched
 
     def _match(
-        self, targeted: Mapping[bytes, Mapping[str, TargetValue]], attributes: Attributes
+        self,
+        targeted: Mapping[bytes, Mapping[str, TargetValue]],
+        attributes: Attributes,
+        verdicts: dict[Mapping[str, TargetValue], bool] | None = None,
     ) -> frozenset[bytes]:
-        verdicts: dict[Mapping[str, TargetValue], bool] = {}
+        if verdicts is None:
+            verdicts = {}
         chosen = []
         for digest, targeting in targeted.items():
             verdict = verdicts.get(targeting)

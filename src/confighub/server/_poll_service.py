@@ -146,6 +146,7 @@ class PollService:
         self.polls += 1
         self._audit.polled(context.peer(), request.resource)
         self.refresh()
+        await self._views.prepare(request.resource)
         view = self._views.view_for(request.resource)
         if view.hash == request.current_hash and hold > 0:
             view = await self._held(request, view, hold)
@@ -183,6 +184,7 @@ class PollService:
                 done, _ = await asyncio.wait((self._changed,), timeout=remaining)
                 if not done:
                     break
+                await self._views.prepare(request.resource)
                 view = self._views.view_for(request.resource)
                 if view.hash != request.current_hash:
                     break

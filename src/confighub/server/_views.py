@@ -130,6 +130,11 @@ class ViewCache:
             state.version, {digest: at[0][1].targeting for digest, at in self._targeted_at.items()}
         )
 
+    async def prepare(self, resource: Any) -> None:
+        """Match ``resource`` ahead of ``view_for`` when that is long, yielding to the loop."""
+        if self.matches.targeting:
+            await self.matches.prepare(resource.SerializeToString(deterministic=True), resource)
+
     def view_for(self, resource: Any) -> View:
         """Return the view of a client whose ``PollRequest.resource`` is ``resource``."""
         if not self.matches.targeting:
