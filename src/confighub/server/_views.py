@@ -91,8 +91,9 @@ class ViewCache:
         self._max_views = max_views
         self._state = state
         self._untargeted: frozenset[bytes] | None = None
-        self._untargeted_at: list[tuple[int, TracePoint]] = []
-        self._targeted_at: dict[bytes, list[tuple[int, TracePoint]]] = {}
+        self._untargeted_at: list[int] = []
+        self._targeted_at: dict[bytes, int] = {}
+        self._more_at: dict[bytes, list[int]] = {}
         self._by_key: OrderedDict[frozenset[bytes], View] = OrderedDict()
         self.matches = MatchCache()
         self.bytes = TracePointBytes(offload_at=offload_at)
@@ -110,15 +111,24 @@ class ViewCache:
         """Move to a new store state, keeping only the views that may still be served."""
         # Positions kept once per version, so that building a view costs its own size,
         # not the config's: each client resource's first poll after a change builds one.
-        self._untargeted_at = []
-        self._targeted_at = {}
-        for at, tp in enumerate(state.tracepoints):
-            if tp.targeting:
-                self._targeted_at.setdefault(tp.digest, []).append((at, tp))
+        # Plain ints, not (position, tracepoint) pairs: 10,000 new tuples per change made
+        # the garbage collector's full pass (some 50 ms) fall into this one loop callback.
+        tracepoints = state.tracepoints
+        untargeted_at: list[int] = []
+        targeted_at: dict[bytes, int] = {}
+        more_at: dict[bytes, list[int]] = {}  # a targeted tracepoint listed twice or more
+        targeting = {}
+        for at, tp in enumerate(tracepoints):
+            if not tp.targeting:
+                untargeted_at.append(at)
+            elif (digest := tp.digest) in targeted_at:
+                more_at.setdefault(digest, []).append(at)
             else:
-                self._untargeted_at.append((at, tp))
-        untargeted = frozenset(tp.digest for _, tp in self._untargeted_at)
-        targeted = self._targeted_at.keys()
+                targeted_at[digest] = at
+                targeting[digest] = tp.targeting
+        self._untargeted_at, self._targeted_at, self._more_at = untargeted_at, targeted_at, more_at
+        untargeted = frozenset(tracepoints[at].digest for at in untargeted_at)
+        targeted = targeted_at.keys()
         # Every view holds every untargeted tracepoint, so when those change no view survives.
         survivors = self._by_key.values() if untargeted == self._untargeted else ()
         self._reusable = {view.hash: view for view in survivors if view.targeted <= targeted}
@@ -126,9 +136,7 @@ class ViewCache:
         self.version = state.version
         self._state = state
         self._untargeted = untargeted
-        self.matches.update(
-            state.version, {digest: at[0][1].targeting for digest, at in self._targeted_at.items()}
-        )
+        self.matches.update(state.version, targeting)
 
     async def prepare(self, resource: Any) -> None:
         """Match ``resource`` ahead of ``view_for`` when that is long, yielding to the loop."""
@@ -176,10 +184,14 @@ class ViewCache:
 
     def _build(self, key: frozenset[bytes]) -> View:
         state = self._state
-        chosen = sorted(at_tp for digest in key for at_tp in self._targeted_at[digest])
+        targeted_at = self._targeted_at
+        chosen = [targeted_at[digest] for digest in key]
+        if self._more_at:
+            chosen += [at for digest in key for at in self._more_at.get(digest, ())]
+        chosen.sort()
         # In the store's order, as the store lists them.
-        merged = heapq.merge(self._untargeted_at, chosen, key=_position)
-        tracepoints = tuple(tp for _, tp in merged)
+        listed = state.tracepoints
+        tracepoints = tuple(listed[at] for at in heapq.merge(self._untargeted_at, chosen))
         # A view of the whole config has the store's hash, computed already.
         whole = len(tracepoints) == len(state.tracepoints)
         digest = state.hash if whole else config_hash(tracepoints)
@@ -205,7 +217,3 @@ class ViewCache:
             del self._reusable[next(iter(self._reusable))]
         else:
             self._by_key.popitem(last=False)
-
-
-def _position(at_tp: tuple[int, TracePoint]) -> int:
-    return at_tp[0]
