@@ -1,11 +1,10 @@
-"""``HubServer`` at its edges: hostile bodies, limits, bounded caches and logs, bind failures."""
+"""``HubServer`` at its edges: hostile bodies, limits, credentials, bind failures, large views."""
 
 from __future__ import annotations
 
 import errno
 import logging
 import os
-import re
 import socket
 import threading
 from collections.abc import Iterator, Sequence
@@ -15,7 +14,6 @@ from typing import Any
 
 import grpc
 import pytest
-from deepproto.proto.common.v1 import common_pb2
 from deepproto.proto.poll.v1 import poll_pb2, poll_pb2_grpc
 from deepproto.proto.resource.v1 import resource_pb2
 from deepproto.proto.tracepoint.v1 import tracepoint_pb2
@@ -24,56 +22,15 @@ from hypothesis import strategies as st
 
 from confighub import TracePoint, config_hash
 from confighub.exceptions import ServeFailed
-from confighub.server import HubServer, MemoryStore, StoreState, _bodies, _views
-from confighub.server._audit import BURST, REMEMBERED, Audit
-from confighub.server._views import DEFAULT_MAX_VIEWS, ViewCache
-from tests.support.polling import poll, resource
+from confighub.server import HubServer, MemoryStore, _bodies, _views
+from tests.support.polling import poll
+from tests.support.raw_calls import POLL, SEND, attribute, raw, request_bytes, status
 from tests.support.tls import self_signed_pair
 
 CART = TracePoint("cart", "shop/cart.py", 12)
-POLL = "/deepproto.proto.poll.v1.PollConfig/poll"
-SEND = "/deepproto.proto.tracepoint.v1.SnapshotService/send"
 TOKEN = "t0ken"
 AUTHORIZED = (("authorization", f"Bearer {TOKEN}"),)
 SERVER_LOGGER = "confighub.server"
-
-
-def raw(channel: grpc.Channel, method: str = POLL) -> Any:
-    """A call of ``method`` that sends its bytes as they are and returns the answer's bytes."""
-    return channel.unary_unary(method)
-
-
-def status(call: Any, body: bytes, metadata: Any = ()) -> tuple[grpc.StatusCode, str]:
-    """The status code and details ``call`` ends with for ``body``."""
-    try:
-        call(body, metadata=metadata, timeout=10)
-    except grpc.RpcError as err:
-        return err.code(), err.details() or ""
-    return grpc.StatusCode.OK, ""
-
-
-def request_bytes(**attributes: str) -> bytes:
-    """A serialized poll of a client with these string attributes."""
-    request = poll_pb2.PollRequest(resource=resource(**attributes))
-    body: bytes = request.SerializeToString()
-    return body
-
-
-def attribute(key: str, value: str) -> Any:
-    """One resource attribute with a string value."""
-    return common_pb2.KeyValue(key=key, value=common_pb2.AnyValue(string_value=value))
-
-
-@pytest.fixture
-def hub_server() -> Iterator[HubServer]:
-    with HubServer(MemoryStore([CART])) as server:
-        yield server
-
-
-@pytest.fixture
-def channel(hub_server: HubServer) -> Iterator[grpc.Channel]:
-    with grpc.insecure_channel(hub_server.target) as the_channel:
-        yield the_channel
 
 
 @pytest.fixture
@@ -189,151 +146,6 @@ def test_more_than_one_authorization_header_is_refused(guarded: grpc.Channel) ->
         code, details = status(raw(guarded), b"", metadata)
         assert code == grpc.StatusCode.UNAUTHENTICATED
         assert "more than one authorization header" in details
-
-
-def _refusal_counts(records: list[logging.LogRecord]) -> tuple[list[str], int]:
-    """The one-by-one refusal lines, and the calls that the summary lines count."""
-    lines = [r.getMessage() for r in records if r.name == SERVER_LOGGER]
-    single = [line for line in lines if line.startswith("refused a call")]
-    counted = sum(int(m[1]) for line in lines if (m := re.match(r"refused (\d+) more", line)))
-    return single, counted
-
-
-def test_refused_calls_are_logged_once_per_peer_then_counted(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    """100 refusals from one host: one WARNING naming peer and reason, then a count of 99."""
-    with caplog.at_level(logging.WARNING, logger=SERVER_LOGGER):
-        with (
-            HubServer(MemoryStore([CART]), token=TOKEN) as server,
-            grpc.insecure_channel(server.target) as channel,
-        ):
-            for _ in range(100):
-                code, _ = status(raw(channel), b"", (("authorization", "Bearer wrong"),))
-                assert code == grpc.StatusCode.UNAUTHENTICATED
-        single, counted = _refusal_counts(caplog.records)
-    assert len(single) == 1
-    assert re.fullmatch(
-        r"refused a call from ipv4:127\.0\.0\.1:\d+: invalid bearer token.*", single[0]
-    )
-    assert counted == 99
-    assert all(r.levelno == logging.WARNING for r in caplog.records if r.name == SERVER_LOGGER)
-    assert "wrong" not in caplog.text
-
-
-def test_a_flood_from_many_hosts_logs_a_burst_then_one_summary_per_interval(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    """Refusals from 1,000 hosts: BURST lines and one count; the next interval starts afresh."""
-    audit = Audit(clock=iter(range(0, 1000, 10)).__next__)
-    with caplog.at_level(logging.WARNING, logger=SERVER_LOGGER):
-        for interval in range(2):
-            for n in range(1000):
-                audit.refused(f"ipv4:10.{interval}.{n // 256}.{n % 256}:5000", "invalid token")
-            audit.flush()
-    single, counted = _refusal_counts(caplog.records)
-    assert len(single) == 2 * BURST
-    assert counted == 2 * (1000 - BURST)
-    assert len(caplog.records) == 2 * (BURST + 1)
-    assert "in the last 10 s" in caplog.records[-1].getMessage()
-
-
-def test_only_the_latest_refused_hosts_are_remembered(caplog: pytest.LogCaptureFixture) -> None:
-    """A host refused before 4,096 others is new again: its next refusal is a line of its own."""
-    audit = Audit()
-    with caplog.at_level(logging.WARNING, logger=SERVER_LOGGER):
-        for n in range(REMEMBERED + 1):
-            audit.refused(f"ipv6:[fd00::{n:x}]:5000", "missing token")
-        audit.flush()
-        caplog.clear()
-        audit.refused("ipv6:[fd00::0]:5000", "missing token")
-        audit.refused(f"ipv6:[fd00::{REMEMBERED:x}]:5000", "missing token")
-    assert [r.getMessage() for r in caplog.records] == [
-        "refused a call from ipv6:[fd00::0]:5000: missing token"
-    ]
-
-
-def test_a_new_agent_is_logged_at_info_once(
-    hub_server: HubServer, channel: grpc.Channel, caplog: pytest.LogCaptureFixture
-) -> None:
-    """The first poll of each resource from a host is an INFO line; repeated polls add none."""
-    stub = poll_pb2_grpc.PollConfigStub(channel)
-    with caplog.at_level(logging.INFO, logger=SERVER_LOGGER):
-        for name in ("shop", "shop", "cart", "shop"):
-            poll(stub, attributes={"service.name": name})
-    lines = [r.getMessage() for r in caplog.records if r.name == SERVER_LOGGER]
-    assert len(lines) == 2
-    assert re.fullmatch(r"new agent polling from ipv4:127\.0\.0\.1:\d+, resource .*", lines[0])
-    assert "{'service.name': 'shop'}" in lines[0]
-    assert "{'service.name': 'cart'}" in lines[1]
-
-
-BITS = [TracePoint(f"bit{n}", "t.py", n + 1, targeting={f"bit{n}": "1"}) for n in range(11)]
-
-
-def bits(number: int) -> Any:
-    """The resource of a client that gets the targeted tracepoints of ``number``'s set bits."""
-    return resource(**{f"bit{n}": str(number >> n & 1) for n in range(len(BITS))})
-
-
-def state(version: int, *tracepoints: TracePoint) -> StoreState:
-    """A store state of ``tracepoints``."""
-    return StoreState(version, tracepoints, config_hash(tracepoints))
-
-
-def test_2000_distinct_resources_leave_at_most_the_cap_of_views() -> None:
-    """Each client with another set of targeted tracepoints adds a view; 256 at most are kept."""
-    cache = ViewCache(state(0, CART, *BITS))
-    for number in range(2000):
-        cache.view_for(bits(number))
-    assert len(cache) == len(cache.views()) == DEFAULT_MAX_VIEWS == 256
-
-
-def test_the_view_in_use_outlives_a_crowd_of_one_off_resources() -> None:
-    """Eviction takes the least recently used view: one polled all along is never rebuilt."""
-    cache = ViewCache(state(0, CART, *BITS), max_views=8)
-    steady = cache.view_for(bits(0))
-    for number in range(1, 100):
-        cache.view_for(bits(number))
-        assert cache.view_for(bits(0)) is steady
-    assert len(cache) == 8
-
-
-def test_no_view_of_an_old_version_remains_after_a_store_change() -> None:
-    """A change of an untargeted tracepoint drops every view, and new polls get new ones."""
-    cache = ViewCache(state(0, CART, *BITS))
-    for number in range(50):
-        cache.view_for(bits(number))
-    cache.update(state(1, TracePoint("cart", "shop/cart.py", 13), *BITS))
-    assert cache.views() == ()
-    for number in range(50):
-        cache.view_for(bits(number))
-    assert {view.version for view in cache.views()} == {1}
-    assert len(cache) == 50
-
-
-def test_a_view_holding_a_changed_tracepoint_is_not_kept_for_reuse() -> None:
-    """After a targeted change only views that may still be served stay, and are reused."""
-    cache = ViewCache(state(0, CART, *BITS))
-    kept, dropped = cache.view_for(bits(0b10)), cache.view_for(bits(0b01))
-    moved = TracePoint("bit0", "t.py", 99, targeting={"bit0": "1"})
-    cache.update(state(1, CART, moved, *BITS[1:]))
-    assert cache.views() == (kept,)
-    assert dropped not in cache.views()
-    assert cache.view_for(bits(0b10)) is kept
-    assert kept.version == 1
-
-
-def test_many_distinct_resources_keep_at_most_max_views_cached() -> None:
-    """max_views is a constructor argument: 40 kinds of client leave at most 16 views cached."""
-    with (
-        HubServer(MemoryStore([CART, *BITS]), max_views=16) as server,
-        grpc.insecure_channel(server.target) as channel,
-    ):
-        stub = poll_pb2_grpc.PollConfigStub(channel)
-        for number in range(40):
-            poll(stub, attributes={f"bit{n}": str(number >> n & 1) for n in range(len(BITS))})
-        assert 0 < server.stats().views <= 16
 
 
 def test_a_taken_port_is_refused_with_the_operating_systems_reason(
