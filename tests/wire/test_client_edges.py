@@ -148,7 +148,7 @@ def test_no_change_before_any_update_makes_the_hub_valid(
 ) -> None:
     """NO_CHANGE to a poll with no hash leaves the hub unVALID; the source asks again, paced."""
     update = response(poll_pb2.UPDATE, "h1", CART.to_proto())
-    server = hostile(lambda _r, _c, n: response(poll_pb2.NO_CHANGE, "") if n < 4 else update)
+    server = hostile(lambda _r, _c, n: response(poll_pb2.NO_CHANGE, "h0") if n < 4 else update)
     statuses, pauses = record_status(hub), Recorder[float]()
     with GrpcPollSource(server.target, hub, hold=600, on_pause=pauses, **FAST):
         statuses.wait_for(lambda items: items[-1].state is SourceState.VALID, "VALID")
@@ -159,6 +159,17 @@ def test_no_change_before_any_update_makes_the_hub_valid(
     # Two answers without a config in a row cost an interval each, as instant answers do.
     assert pauses.items[:3] == [FAST["interval"]] * 3
     assert states(statuses.items)[:2] == [SourceState.INITIALIZING, SourceState.VALID]
+
+
+def test_deep_servers_empty_answer_left_the_hub_initializing(
+    hub: ConfigHub, hostile: Callable[[Answer], PollServer]
+) -> None:
+    """NO_CHANGE without a hash (Deep's server holding no tracepoints) is the empty config."""
+    server = hostile(lambda _r, _c, _n: response(poll_pb2.NO_CHANGE, ""))
+    statuses = record_status(hub)
+    with GrpcPollSource(server.target, hub, **FAST):
+        statuses.wait_for(lambda items: items[-1].state is SourceState.VALID, "VALID")
+    assert hub.server_config == ()
 
 
 def test_server_details_flood_the_client_log(

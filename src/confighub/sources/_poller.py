@@ -215,9 +215,11 @@ class Poller:
         ts = response.ts_nanos or time.time_ns()
         kind = response.response_type
         if kind == poll_pb2.NO_CHANGE:
-            if not sent_hash:
-                # Nothing to keep: applying it would make the hub VALID with no config at
-                # all. The source asks again, for the whole config (no hash).
+            if not sent_hash and response.current_hash:
+                # The server names a config we never got: applying this would make the hub
+                # VALID with none at all. The source asks again, for the whole config (no
+                # hash). A NO_CHANGE without a hash is another matter: Deep's own server
+                # answers so when it holds no tracepoints, and the empty config is current.
                 return PollResult(False, ts, response.current_hash, 0, config_missing=True)
             self._hub.update_no_change(ts)
             return PollResult(False, ts, response.current_hash, 0)

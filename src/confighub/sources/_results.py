@@ -64,8 +64,9 @@ class PollResult(NamedTuple):
     """How many tracepoints the update applied (0 for NO_CHANGE)."""
     rejected: tuple[RejectedTracePoint, ...] = ()
     config_missing: bool = False
-    """True for a NO_CHANGE to a poll that had no config yet: nothing was applied (the
-    hub did not become VALID), and the next poll asks for the whole config again."""
+    """True for a NO_CHANGE naming a config hash to a poll that had no config yet: nothing
+    was applied (the hub did not become VALID), and the next poll asks for the whole
+    config again. (A NO_CHANGE without a hash says the empty config is current.)"""
 
 
 class UpdateReader:
