@@ -99,11 +99,14 @@ class Audit:
         self._unlogged_refusals += 1
         self._latest_refusal = (peer, reason)
 
-    def polled(self, peer: str, resource: Any) -> None:
-        """Note a poll accepted from ``peer`` with ``resource``; log it if the agent is new."""
+    def polled(self, peer: str, resource: Any, key: bytes) -> None:
+        """Note a poll accepted from ``peer`` with ``resource`` (whose bytes are ``key``).
+
+        The agent is logged if it is new.
+        """
         host = peer_host(peer)
         # A digest, not the resource: a remembered agent costs a few bytes, not its attributes.
-        identity = hashlib.blake2b(resource.SerializeToString(), digest_size=16).digest()
+        identity = hashlib.blake2b(key, digest_size=16).digest()
         if not self._agents.add((host, identity)):
             return
         if self._line(logging.INFO):

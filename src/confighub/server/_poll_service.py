@@ -28,7 +28,7 @@ from confighub._wire.keys import AUTHORIZATION_KEY, HOLD_METADATA_KEY
 from confighub.server._audit import Audit
 from confighub.server._auth import Authenticator
 from confighub.server._requests import BadRequest, parse_poll, parse_snapshot
-from confighub.server._views import TS_FIELD_SIZE, View, ViewCache, ts_field
+from confighub.server._views import TS_FIELD_SIZE, View, ViewCache, resource_key, ts_field
 from confighub.stores import Store
 
 __all__ = ["PollService"]
@@ -144,12 +144,14 @@ class PollService:
         hold = await self._hold_time(metadata, context)
         request = await self._parsed(lambda: parse_poll(body, self._max_poll_size), context)
         self.polls += 1
-        self._audit.polled(context.peer(), request.resource)
+        # Serialized once: the audit, the targeting matches and the view all key on it.
+        key = resource_key(request.resource)
+        self._audit.polled(context.peer(), request.resource, key)
         self.refresh()
-        await self._views.prepare(request.resource)
-        view = self._views.view_for(request.resource)
+        await self._views.prepare(request.resource, key)
+        view = self._views.view_for(request.resource, key)
         if view.hash == request.current_hash and hold > 0:
-            view = await self._held(request, view, hold)
+            view = await self._held(request, key, view, hold)
         if view.hash == request.current_hash:
             return ts_field(self._clock()) + view.no_change
         update = await self._views.update_body(view)
@@ -170,7 +172,7 @@ class PollService:
         asyncio.get_running_loop().call_later(2 * _STAMP_SHARED / 1e9, _unstamp, view, answer)
         return answer
 
-    async def _held(self, request: Any, view: View, hold: float) -> View:
+    async def _held(self, request: Any, key: bytes, view: View, hold: float) -> View:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + hold
         self.holds += 1
@@ -184,8 +186,8 @@ class PollService:
                 done, _ = await asyncio.wait((self._changed,), timeout=remaining)
                 if not done:
                     break
-                await self._views.prepare(request.resource)
-                view = self._views.view_for(request.resource)
+                await self._views.prepare(request.resource, key)
+                view = self._views.view_for(request.resource, key)
                 if view.hash != request.current_hash:
                     break
         finally:

@@ -36,7 +36,15 @@ from confighub.server._bodies import TracePointBytes
 from confighub.server._matching import NOTHING, MatchCache
 from confighub.stores import StoreState
 
-__all__ = ["DEFAULT_MAX_VIEWS", "OFFLOAD_AT", "TS_FIELD_SIZE", "View", "ViewCache", "ts_field"]
+__all__ = [
+    "DEFAULT_MAX_VIEWS",
+    "OFFLOAD_AT",
+    "TS_FIELD_SIZE",
+    "View",
+    "ViewCache",
+    "resource_key",
+    "ts_field",
+]
 
 # PollResponse.ts_nanos is field 1, a fixed64: wire type 1, so the key byte is (1 << 3) | 1.
 _TS_FIELD: Final = struct.Struct("<BQ")
@@ -49,6 +57,12 @@ DEFAULT_MAX_VIEWS: Final = 256
 OFFLOAD_AT: Final = 1000
 """Views of this many tracepoints or more are serialized on a worker thread, not on the loop
 (10,000 tracepoints take about 70 ms, which every other client would wait through)."""
+
+
+def resource_key(resource: Any) -> bytes:
+    """The bytes that stand for a client's resource: equal resources, equal bytes."""
+    key: bytes = resource.SerializeToString(deterministic=True)
+    return key
 
 
 def ts_field(ts_nanos: int) -> bytes:
@@ -138,26 +152,34 @@ class ViewCache:
         self._untargeted = untargeted
         self.matches.update(state.version, targeting)
 
-    async def prepare(self, resource: Any) -> None:
-        """Match ``resource`` ahead of ``view_for`` when that is long, yielding to the loop."""
-        if self.matches.targeting:
-            await self.matches.prepare(resource.SerializeToString(deterministic=True), resource)
+    async def prepare(self, resource: Any, serialized: bytes | None = None) -> None:
+        """Match ``resource`` ahead of ``view_for`` when that is long, yielding to the loop.
 
-    def view_for(self, resource: Any) -> View:
-        """Return the view of a client whose ``PollRequest.resource`` is ``resource``."""
+        ``serialized`` is ``resource_key(resource)`` when the caller has it already.
+        """
+        if self.matches.targeting:
+            await self.matches.prepare(
+                resource_key(resource) if serialized is None else serialized, resource
+            )
+
+    def view_for(self, resource: Any, serialized: bytes | None = None) -> View:
+        """Return the view of a client whose ``PollRequest.resource`` is ``resource``.
+
+        ``serialized`` is ``resource_key(resource)`` when the caller has it already.
+        """
         if not self.matches.targeting:
             key = NOTHING
             view = self._by_key.get(key)
             if view is None:
                 return self._build(key)
         else:
-            resource_key: bytes = resource.SerializeToString(deterministic=True)
-            matched = self.matches.matched(resource_key, resource)
+            known = resource_key(resource) if serialized is None else serialized
+            matched = self.matches.matched(known, resource)
             view = self._by_key.get(matched)
             if view is None:
                 return self._build(matched)
             # Equal sets from clients of one view become one object: less memory, cheaper lookups.
-            self.matches.share(resource_key, view.targeted)
+            self.matches.share(known, view.targeted)
             key = view.targeted
         self._by_key.move_to_end(key)
         return view
