@@ -34,7 +34,7 @@ from confighub.cli._options import (
 )
 from confighub.cli._polling import connection
 from confighub.cli._render import console
-from confighub.cli._serve import serve_file, stop_on_signals
+from confighub.cli._serve import ServeSettings, serve_file, stop_on_signals
 from confighub.exceptions import ConfigHubError
 
 __all__ = ["main", "run"]
@@ -125,18 +125,9 @@ def serve_command(
     token, basic = credentials(token, token_file, basic)
     with usage_errors():
         check_tls_pair(tls_cert, tls_key, spelling=CLI_SPELLING)
+    settings = ServeSettings(host, port, token, basic, tls_cert, tls_key, max_hold)
     with stop_on_signals() as stop:
-        serve_file(
-            file,
-            stop,
-            host=host,
-            port=port,
-            token=token,
-            basic=basic,
-            tls_cert=tls_cert,
-            tls_key=tls_key,
-            max_hold=max_hold,
-        )
+        serve_file(file, stop, settings)
 
 
 _DEBOUNCE = click.option(

@@ -13,6 +13,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,13 @@ from confighub.cli._options import usage_errors
 from confighub.server import HubServer
 from confighub.stores import FileStore, StoreState
 
-__all__ = ["reload_on_hangup", "serve_file", "snapshot_summary", "stop_on_signals"]
+__all__ = [
+    "ServeSettings",
+    "reload_on_hangup",
+    "serve_file",
+    "snapshot_summary",
+    "stop_on_signals",
+]
 
 _Handler = Callable[..., object] | int | None
 
@@ -88,18 +95,20 @@ def _hangup(store: FileStore) -> None:
         )
 
 
-def serve_file(
-    file: Path,
-    stop: threading.Event,
-    *,
-    host: str,
-    port: int,
-    token: str | None,
-    basic: str | None,
-    tls_cert: Path | None,
-    tls_key: Path | None,
-    max_hold: float,
-) -> None:
+@dataclass(frozen=True)
+class ServeSettings:
+    """What ``serve``'s options ask of its ``HubServer``: its keyword arguments, by name."""
+
+    host: str
+    port: int
+    token: str | None
+    basic: str | None
+    tls_cert: Path | None
+    tls_key: Path | None
+    max_hold: float
+
+
+def serve_file(file: Path, stop: threading.Event, settings: ServeSettings) -> None:
     """Serve ``file`` over Deep's ``PollConfig`` until ``stop`` is set, logging each reload."""
 
     def reloaded(state: StoreState) -> None:
@@ -116,13 +125,7 @@ def serve_file(
         with usage_errors():  # a PEM file that is not one, a certificate not of its key
             server = HubServer(
                 store,
-                host=host,
-                port=port,
-                token=token,
-                basic=basic,
-                tls_cert=tls_cert,
-                tls_key=tls_key,
-                max_hold=max_hold,
+                **asdict(settings),
                 on_snapshot=lambda snapshot: cli_logger.info("%s", snapshot_summary(snapshot)),
             )
             server.start()
@@ -135,7 +138,7 @@ def serve_file(
                     counted(len(state.tracepoints), "tracepoint"),
                     file,
                     short_hash(state.hash),
-                    " with TLS" if tls_cert else "",
+                    " with TLS" if settings.tls_cert else "",
                 )
                 stop.wait()
         finally:
