@@ -13,12 +13,10 @@ change: a chain of changes builds one index.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from itertools import compress, count
-from operator import is_not
 from typing import Any, Final
+
+from confighub._internal.sharing import ConfigMemo, differing
 
 __all__ = ["Item", "build_index", "diff_parts", "index", "item_key"]
 
@@ -29,9 +27,8 @@ _CACHED_CONFIGS: Final = 8
 _STR_ONLY: Final = frozenset({str})
 _MISSING: Final = object()
 
-# id(config) -> (config, index, unique); the config is held so that its id stays its own.
-_cache: OrderedDict[int, tuple[tuple[Item, ...], dict[str, Item], bool]] = OrderedDict()
-_cache_lock = threading.Lock()
+# Each recent config tuple's index and whether its keys are unique.
+_indexes: ConfigMemo[tuple[dict[str, Item], bool]] = ConfigMemo(_CACHED_CONFIGS)
 
 
 def item_key(item: Item) -> str:
@@ -67,19 +64,12 @@ def index(config: Sequence[Item]) -> tuple[dict[str, Item], bool]:
     """``build_index``, remembered for the last few config tuples; do not mutate the result."""
     if type(config) is not tuple:
         return build_index(config)
-    entry = _cache.get(id(config))
-    if entry is not None and entry[0] is config:
-        return entry[1], entry[2]
+    kept = _indexes.get(config)
+    if kept is not None:
+        return kept
     indexed, unique = build_index(config)
-    _remember(config, indexed, unique)
+    _indexes.put(config, (indexed, unique))
     return indexed, unique
-
-
-def _remember(config: tuple[Item, ...], indexed: dict[str, Item], unique: bool) -> None:
-    with _cache_lock:
-        _cache[id(config)] = (config, indexed, unique)
-        while len(_cache) > _CACHED_CONFIGS:
-            _cache.popitem(last=False)
 
 
 def _sequence(items: Iterable[Item]) -> Sequence[Item]:
@@ -100,33 +90,16 @@ def diff_parts(
         return {}, {}, {}
     before, old_unique = (old_index, True) if old_index is not None else index(old)
     if old_unique:
-        old_part, new_part, tail = _differing(old, new)
+        old_part, new_part, tail = differing(old, new)
         sides = _sides(old_part, new_part, before)
         if sides is not None:
             old_side, new_side = sides
-            if type(new) is tuple and id(new) not in _cache:
+            if type(new) is tuple and new not in _indexes:
                 shared_tail = None if tail < 0 else old[len(old) - tail :]
                 _chain(new, before, old_side, new_side, shared_tail)
             return _compare(old_side, old_side.items(), new_side, new_side.items())
     after, _ = index(new)
     return _compare(before, before.items(), after, after.items())
-
-
-def _differing(old: Sequence[Item], new: Sequence[Item]) -> tuple[list[Item], list[Item], int]:
-    """The items of ``old`` and ``new`` that can differ (all others are shared), and the tail.
-
-    For configs of one length, those at positions where the objects differ (the tail is
-    -1: they may be anywhere); else those between the longest shared head and tail (one
-    item, for one added or removed), and the tail is the length of that shared tail.
-    """
-    if len(old) == len(new):
-        moved = list(compress(range(len(new)), map(is_not, old, new)))
-        return [old[position] for position in moved], [new[position] for position in moved], -1
-    shortest = min(len(old), len(new))
-    head = next(compress(count(), map(is_not, old, new)), shortest)
-    tail = next(compress(count(), map(is_not, reversed(old), reversed(new))), shortest)
-    tail = min(tail, shortest - head)
-    return list(old[head : len(old) - tail]), list(new[head : len(new) - tail]), tail
 
 
 def _sides(
@@ -171,7 +144,7 @@ def _chain(
         after.update(moved)
     else:
         return
-    _remember(new, after, True)
+    _indexes.put(new, (after, True))
 
 
 def _compare(

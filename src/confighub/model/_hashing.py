@@ -11,14 +11,12 @@ a few objects with one of them is hashed without sorting again.
 from __future__ import annotations
 
 import hashlib
-import threading
 from bisect import bisect_left, insort
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from itertools import compress, count, islice
-from operator import attrgetter, is_not
+from operator import attrgetter
 from typing import Any, Final
 
+from confighub._internal.sharing import ConfigMemo, differing
 from confighub.model._tracepoint import TracePoint
 
 __all__ = ["HASH_LENGTH", "config_hash", "effective_hash", "tracepoint_digest", "view_hash"]
@@ -34,9 +32,8 @@ _digest_of: Final = attrgetter("digest")
 _MOST_MOVED: Final = 64
 _CACHED_CONFIGS: Final = 4
 
-# id(config) -> (config, its digests sorted); the config is held so that its id stays its own.
-_sorted: OrderedDict[int, tuple[tuple[TracePoint, ...], list[bytes]]] = OrderedDict()
-_sorted_lock = threading.Lock()
+# Each recent config tuple's digests, sorted.
+_sorted: ConfigMemo[list[bytes]] = ConfigMemo(_CACHED_CONFIGS)
 
 
 def _hex(digest: Any) -> str:
@@ -69,13 +66,11 @@ def _sorted_digests(tracepoints: Iterable[TracePoint]) -> list[bytes]:
     if type(tracepoints) is not tuple:
         return sorted(map(_digest_of, tracepoints))
     config: tuple[TracePoint, ...] = tracepoints
-    with _sorted_lock:
-        kept = _sorted.get(id(config))
-        candidates = list(reversed(_sorted.values()))
-    if kept is not None and kept[0] is config:
-        return kept[1]
-    for previous, previous_digests in candidates:
-        parts = _differing(previous, config)
+    kept = _sorted.get(config)
+    if kept is not None:
+        return kept
+    for previous, previous_digests in _sorted.latest():
+        parts = differing(previous, config, _MOST_MOVED)
         if parts is not None:
             digests = previous_digests.copy()
             for tp in parts[0]:
@@ -85,33 +80,8 @@ def _sorted_digests(tracepoints: Iterable[TracePoint]) -> list[bytes]:
             break
     else:
         digests = sorted(map(_digest_of, config))
-    with _sorted_lock:
-        _sorted[id(config)] = (config, digests)
-        while len(_sorted) > _CACHED_CONFIGS:
-            _sorted.popitem(last=False)
+    _sorted.put(config, digests)
     return digests
-
-
-def _differing(
-    old: tuple[TracePoint, ...], new: tuple[TracePoint, ...]
-) -> tuple[list[TracePoint], list[TracePoint]] | None:
-    """The objects only ``old`` holds and those only ``new`` holds, None if there are many.
-
-    By identity: at the positions whose objects differ, for tuples of one length; else
-    between the longest head and tail both share.
-    """
-    if len(old) == len(new):
-        moved = list(islice(compress(count(), map(is_not, old, new)), _MOST_MOVED + 1))
-        if len(moved) > _MOST_MOVED:
-            return None
-        return [old[n] for n in moved], [new[n] for n in moved]
-    shortest = min(len(old), len(new))
-    head = next(compress(count(), map(is_not, old, new)), shortest)
-    tail = next(compress(count(), map(is_not, reversed(old), reversed(new))), shortest)
-    tail = min(tail, shortest - head)
-    if max(len(old), len(new)) - head - tail > _MOST_MOVED:
-        return None
-    return list(old[head : len(old) - tail]), list(new[head : len(new) - tail])
 
 
 def view_hash(items: Sequence[Any]) -> str:
