@@ -21,6 +21,7 @@ from confighub.cli._polling import Connection, follow
 from confighub.cli._render import change_record, render_change, render_config
 from confighub.events import ConfigChange
 from confighub.events._wording import tally
+from confighub.exceptions import TracePointFileError
 from confighub.files import file_problems, load_tracepoints
 from confighub.hub import ConfigHub
 from confighub.model import config_hash
@@ -85,13 +86,15 @@ def check_file(file: Path, console: Console, errors: Console) -> int:
     Problems go to ``errors``, a ``file:line: reason`` line each, as compilers
     print them; then ``CommandFailed`` says how many. Returns the number of tracepoints.
     """
-    problems = file_problems(file, limit=PROBLEMS_SHOWN)
-    if problems:
+    try:
+        tracepoints = load_tracepoints(file)
+    except TracePointFileError as first:
+        # Only a bad file is read again, to find every problem, not just the first.
+        problems = file_problems(file, limit=PROBLEMS_SHOWN) or (first,)
         for problem in problems:
             errors.print(str(problem), markup=False)
         more = f" (the first {PROBLEMS_SHOWN})" if len(problems) >= PROBLEMS_SHOWN else ""
-        raise CommandFailed(f"{file}: {counted(len(problems), 'problem')}{more}")
-    tracepoints = load_tracepoints(file)
+        raise CommandFailed(f"{file}: {counted(len(problems), 'problem')}{more}") from None
     console.print(render_config(tracepoints), end="")
     console.print(f"{counted(len(tracepoints), 'tracepoint')}, hash {config_hash(tracepoints)}")
     return len(tracepoints)
