@@ -9,6 +9,12 @@
     ├── PollFailed                                     a poll of a Deep server failed
     ├── PollCancelled                                  a poll ended because its source stopped
     ├── ServeFailed              (also a RuntimeError) a HubServer could not start serving
+    ├── StoreError                                     a store refused or failed a write
+    │   ├── ReadOnlyStore                              the store cannot be written (a file)
+    │   ├── StaleConfig                                a write expected another config hash
+    │   ├── TracePointExists                           a create named an id already in use
+    │   ├── UnknownTracePoint    (also a LookupError)  no tracepoint has that id
+    │   └── StoreUnavailable                           the store cannot be read or written now
     └── LifecycleError           (also a RuntimeError) used out of its start/stop order
         └── HubClosed                                  the hub was closed
 
@@ -27,9 +33,15 @@ __all__ = [
     "LifecycleError",
     "PollCancelled",
     "PollFailed",
+    "ReadOnlyStore",
     "ServeFailed",
+    "StaleConfig",
+    "StoreError",
+    "StoreUnavailable",
     "TapeError",
+    "TracePointExists",
     "TracePointFileError",
+    "UnknownTracePoint",
 ]
 
 _REASON_LENGTH = 1000
@@ -105,6 +117,61 @@ class ServeFailed(ConfigHubError, RuntimeError):
         self.address = address
         self.reason = reason
         super().__init__(f"HubServer cannot serve on {address}: {reason}")
+
+
+class StoreError(ConfigHubError):
+    """A store refused a write, or could not do it; nothing of the write was applied."""
+
+
+class ReadOnlyStore(StoreError):
+    """The store cannot be written through its API: ``where`` says what to edit instead."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        super().__init__(f"this store is read-only: {cut(where, _REASON_LENGTH)}")
+
+
+class StaleConfig(StoreError):
+    """A write named the config hash it expected, and the store holds another one now."""
+
+    def __init__(self, expected: str, current: str) -> None:
+        self.expected = expected
+        self.current = current
+        super().__init__(
+            f"the config changed: the write expected hash {shown(expected, 80)},"
+            f" the store holds {shown(current, 80)}; read it again and retry"
+        )
+
+
+class TracePointExists(StoreError):
+    """A create named an id that a tracepoint of the config has already."""
+
+    def __init__(self, tracepoint_id: str) -> None:
+        self.tracepoint_id = tracepoint_id
+        super().__init__(
+            f"tracepoint {shown(tracepoint_id)} exists already: replace it, or create without an id"
+        )
+
+
+class UnknownTracePoint(StoreError, LookupError):
+    """No tracepoint of the config has the id asked for."""
+
+    def __init__(self, tracepoint_id: str) -> None:
+        self.tracepoint_id = tracepoint_id
+        super().__init__(f"no tracepoint has the id {shown(tracepoint_id)}")
+
+    def __str__(self) -> str:
+        # LookupError's own __str__ is the repr of its argument, quotes and all.
+        return str(self.args[0])
+
+
+class StoreUnavailable(StoreError):
+    """The store could not be read or written (a full disk, a read-only file, a lost server)."""
+
+    def __init__(self, store: str, reason: str) -> None:
+        self.store = store
+        self.reason = reason
+        super().__init__(f"{store} is unavailable: {cut(reason, _REASON_LENGTH)}")
 
 
 class TapeError(ConfigHubError, ValueError):

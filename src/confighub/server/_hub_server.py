@@ -9,7 +9,6 @@ stacks.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
 import math
@@ -25,8 +24,9 @@ from confighub.server._auth import Authenticator
 from confighub.server._listener import TlsSetting, bind_failure, join, tls_credentials
 from confighub.server._poll_service import PollService
 from confighub.server._requests import DEFAULT_MAX_POLL_SIZE
+from confighub.server._tenants import DEFAULT_MAX_TENANTS, Tenants
 from confighub.server._views import DEFAULT_MAX_VIEWS
-from confighub.stores import Store, StoreState
+from confighub.stores import Store
 
 __all__ = ["HubServer", "ServerStats"]
 
@@ -80,6 +80,12 @@ class HubServer(StartStop):
       some client gets, with its response bytes); the least recently used go first.
     - ``on_snapshot(snapshot)`` gets each ``Snapshot`` an agent sends, on the
       server's event loop thread: it must not block. Its errors are logged.
+    - ``multitenant`` serves one config per tenant, named by the ``x-scope-orgid``
+      metadata: ``store.tenant(id)`` of a store that holds one per tenant
+      (``TenantStores``; a plain store serves every tenant alike). A call that
+      names no tenant then ends ``UNAUTHENTICATED``, one with an invalid id
+      ``INVALID_ARGUMENT``, and past ``max_tenants`` tenants a new one ends
+      ``RESOURCE_EXHAUSTED``. Off (the default), every call is the store's own config.
 
     The ``confighub.server`` logger gets a WARNING for the first refused call
     from each peer host and an INFO line for each new agent (peer host and
@@ -102,6 +108,8 @@ class HubServer(StartStop):
         max_poll_size: int = DEFAULT_MAX_POLL_SIZE,
         max_views: int = DEFAULT_MAX_VIEWS,
         on_snapshot: Callable[[Any], object] | None = None,
+        multitenant: bool = False,
+        max_tenants: int = DEFAULT_MAX_TENANTS,
     ) -> None:
         if not (math.isfinite(max_hold) and max_hold >= 0):
             raise ValueError(f"max_hold must be a finite number of seconds >= 0, got {max_hold!r}")
@@ -123,13 +131,15 @@ class HubServer(StartStop):
             # port would then start without error and get a share of the calls.
             ("grpc.so_reuseport", 0),
         ]
+        self._tenants = Tenants(
+            store, multitenant=multitenant, max_views=max_views, max_tenants=max_tenants
+        )
         self._service = PollService(
-            store,
+            self._tenants,
             authenticator=authenticator,
             max_hold=max_hold,
             max_message_size=max_message_size,
             max_poll_size=max_poll_size,
-            max_views=max_views,
             on_snapshot=on_snapshot,
         )
         self._lifecycle = threading.Lock()
@@ -243,15 +253,14 @@ class HubServer(StartStop):
             failed = err if isinstance(err, ServeFailed) else ServeFailed(address, str(err))
             self._startup_error = failed
             return
+        self._tenants.open(loop)
         self._service.open(loop)
         self._stop_requested = asyncio.Event()
         self._loop, self._port = loop, port
-        unsubscribe = self._store.subscribe(self._wake_callback(loop))
         self._ready.set()
         try:
             await self._stop_requested.wait()
         finally:
-            unsubscribe()
             self._service.close()
             await server.stop(self._grace)
             server = None
@@ -270,14 +279,3 @@ class HubServer(StartStop):
             # gRPC's own words only point at its debug log; the operating system says why.
             raise ServeFailed(address, bind_failure(self._host, self._requested_port) or said)
         return port
-
-    def _wake_callback(self, loop: asyncio.AbstractEventLoop) -> Callable[[StoreState], None]:
-        refresh = self._service.refresh
-
-        def wake(_: StoreState) -> None:
-            # The loop may have closed after the store copied its callbacks: then
-            # nothing is held any more and there is nobody to wake.
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(refresh)
-
-        return wake

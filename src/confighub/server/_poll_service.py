@@ -2,8 +2,8 @@
 
 Everything here runs on the server's event loop, so its state needs no lock.
 A held poll is a suspended coroutine waiting on one future shared by every
-held poll: a store change resolves that future (waking them all at once) and
-puts a fresh one in its place.
+held poll of its tenant: a change of the tenant's config resolves that future
+(waking them all at once) and puts a fresh one in its place.
 
 Request bodies arrive as bytes: a call's credentials are checked before its body
 is parsed, and a body is parsed only once its size is known to be bounded
@@ -18,20 +18,21 @@ import logging
 import math
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Final, NoReturn
+from typing import Any, Final, NoReturn, Protocol
 
 import grpc
 from deepproto.proto.tracepoint.v1 import tracepoint_pb2
 
 from confighub._internal.text import counted, shown
 from confighub._wire.keys import AUTHORIZATION_KEY, HOLD_METADATA_KEY
+from confighub._wire.tenants import TENANT_METADATA_KEY
 from confighub.server._audit import Audit
 from confighub.server._auth import Authenticator
 from confighub.server._requests import BadRequest, parse_poll, parse_snapshot
-from confighub.server._views import TS_FIELD_SIZE, View, ViewCache, resource_key, ts_field
-from confighub.stores import Store
+from confighub.server._tenants import Tenant, TenantLimit, TenantRefused, Tenants, requested_tenant
+from confighub.server._views import TS_FIELD_SIZE, View, resource_key, ts_field
 
-__all__ = ["PollService"]
+__all__ = ["PollObserver", "PollService"]
 
 logger = logging.getLogger("confighub")
 
@@ -57,46 +58,57 @@ def _unstamp(view: View, answer: bytes) -> None:
         view.stamped = None
 
 
+class PollObserver(Protocol):
+    """Told of every poll answered (the fleet view, the metrics); must be quick."""
+
+    def polled(self, tenant: str, peer: str, key: bytes, held: str, view: View) -> None:
+        """A poll was answered from ``view``: NO_CHANGE if ``held`` is its hash, else UPDATE.
+
+        It came from ``peer`` for ``tenant``, with the resource ``key`` and holding hash ``held``.
+        """
+        ...
+
+
 class PollService:
-    """Serves a store's config to pollers and hands snapshots to ``on_snapshot``."""
+    """Serves each tenant's config to pollers and hands snapshots to ``on_snapshot``."""
 
     def __init__(
         self,
-        store: Store,
+        tenants: Tenants,
         *,
         authenticator: Authenticator | None,
         max_hold: float,
         max_message_size: int,
         max_poll_size: int,
-        max_views: int,
         on_snapshot: Callable[[Any], object] | None,
+        observers: Sequence[PollObserver] = (),
         clock: Callable[[], int] = time.time_ns,
     ) -> None:
-        self._store = store
+        self.tenants = tenants
         self._authenticator = authenticator
         self._max_hold = max_hold
         self._max_message_size = max_message_size
         self._max_poll_size = max_poll_size
         self._on_snapshot = on_snapshot
+        self._observers = tuple(observers)
         self._clock = clock
-        self._views = ViewCache(store.state, max_views=max_views)
         self._audit = Audit()
-        self._changed: asyncio.Future[None] | None = None
         self._closing = False
         self.polls = 0
         self.holds = 0
         self.held = 0
         self.snapshots = 0
+        self.refusals = 0
 
     @property
     def serializations(self) -> int:
         """How many response bodies were serialized so far."""
-        return self._views.serializations
+        return sum(tenant.views.serializations for tenant in self.tenants)
 
     @property
     def views(self) -> int:
         """How many views are cached now."""
-        return len(self._views)
+        return sum(len(tenant.views) for tenant in self.tenants)
 
     def handlers(self) -> tuple[Any, ...]:
         """The generic RPC handlers to add to a ``grpc.aio`` server."""
@@ -114,50 +126,58 @@ class PollService:
 
     def open(self, loop: asyncio.AbstractEventLoop) -> None:
         """Bind to the server's event loop; call on it before serving."""
-        self._changed = loop.create_future()
         self._audit.start(loop)
-
-    def refresh(self) -> None:
-        """Catch up with the store; on a change, wake every held poll. Call on the loop."""
-        state = self._store.state
-        if state.version == self._views.version:
-            return
-        self._views.update(state)
-        self._wake_all()
 
     def close(self) -> None:
         """Answer every held poll now (NO_CHANGE unless its config changed) and hold no more."""
         self._closing = True
-        self._wake_all()
+        self.tenants.close()
         self._audit.stop()
-
-    def _wake_all(self) -> None:
-        changed = self._changed
-        if changed is not None:
-            self._changed = changed.get_loop().create_future()
-            changed.set_result(None)
 
     async def poll(self, body: bytes, context: Any) -> bytes:
         """Answer a ``PollRequest``: UPDATE, NO_CHANGE, or hold it first if the client asked."""
         metadata = context.invocation_metadata() or ()
         await self._authenticate(metadata, context)
+        tenant = await self._tenant(metadata, context)
         hold = await self._hold_time(metadata, context)
         request = await self._parsed(lambda: parse_poll(body, self._max_poll_size), context)
         self.polls += 1
         # Serialized once: the audit, the targeting matches and the view all key on it.
         key = resource_key(request.resource)
-        self._audit.polled(context.peer(), request.resource, key)
-        self.refresh()
-        await self._views.prepare(request.resource, key)
-        view = self._views.view_for(request.resource, key)
-        if view.hash == request.current_hash and hold > 0:
-            view = await self._held(request, key, view, hold)
-        if view.hash == request.current_hash:
+        peer = context.peer()
+        self._audit.polled(peer, request.resource, key)
+        tenant.refresh()
+        views = tenant.views
+        await views.prepare(request.resource, key)
+        view = views.view_for(request.resource, key)
+        held = request.current_hash
+        if view.hash == held and hold > 0:
+            view = await self._held(tenant, request, key, view, hold)
+        update = view.hash != held
+        for observer in self._observers:
+            observer.polled(tenant.name, peer, key, held, view)
+        if not update:
             return ts_field(self._clock()) + view.no_change
-        update = await self._views.update_body(view)
-        if len(update) + TS_FIELD_SIZE > self._max_message_size:
-            await self._refuse_too_large(view, len(update) + TS_FIELD_SIZE, context)
-        return self._stamped(view, update)
+        body = await views.update_body(view)
+        if len(body) + TS_FIELD_SIZE > self._max_message_size:
+            await self._refuse_too_large(view, len(body) + TS_FIELD_SIZE, context)
+        return self._stamped(view, body)
+
+    async def _tenant(self, metadata: Sequence[tuple[str, Any]], context: Any) -> Tenant:
+        tenants = self.tenants
+        values = [value for key, value in metadata if key == TENANT_METADATA_KEY]
+        try:
+            name = requested_tenant(
+                values, multitenant=tenants.multitenant, named=f"{TENANT_METADATA_KEY} metadata"
+            )
+            return tenants.get(name)
+        except TenantRefused as err:
+            code = (
+                grpc.StatusCode.UNAUTHENTICATED if err.missing else grpc.StatusCode.INVALID_ARGUMENT
+            )
+            await self._refuse(context, code, str(err))
+        except TenantLimit as err:
+            await self._refuse(context, grpc.StatusCode.RESOURCE_EXHAUSTED, str(err))
 
     def _stamped(self, view: View, update: bytes) -> bytes:
         now = self._clock()
@@ -172,22 +192,25 @@ class PollService:
         asyncio.get_running_loop().call_later(2 * _STAMP_SHARED / 1e9, _unstamp, view, answer)
         return answer
 
-    async def _held(self, request: Any, key: bytes, view: View, hold: float) -> View:
+    async def _held(
+        self, tenant: Tenant, request: Any, key: bytes, view: View, hold: float
+    ) -> View:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + hold
         self.holds += 1
         self.held += 1
         try:
-            while not self._closing and self._changed is not None:
+            while not self._closing:
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     break
                 # asyncio.wait, unlike wait_for, never cancels the shared future on timeout.
-                done, _ = await asyncio.wait((self._changed,), timeout=remaining)
+                done, _ = await asyncio.wait((tenant.changed,), timeout=remaining)
                 if not done:
                     break
-                await self._views.prepare(request.resource, key)
-                view = self._views.view_for(request.resource, key)
+                views = tenant.views
+                await views.prepare(request.resource, key)
+                view = views.view_for(request.resource, key)
                 if view.hash != request.current_hash:
                     break
         finally:
@@ -231,6 +254,7 @@ class PollService:
             await self._refuse(context, grpc.StatusCode.INVALID_ARGUMENT, str(err))
 
     async def _refuse(self, context: Any, code: grpc.StatusCode, reason: str) -> NoReturn:
+        self.refusals += 1
         self._audit.refused(context.peer(), reason)
         await context.abort(code, reason)
         raise AssertionError("context.abort returned")  # it raises, to end the call
@@ -249,7 +273,9 @@ class PollService:
 
     async def send(self, body: bytes, context: Any) -> bytes:
         """Accept a ``Snapshot`` from an agent and hand it to ``on_snapshot``."""
-        await self._authenticate(context.invocation_metadata() or (), context)
+        metadata = context.invocation_metadata() or ()
+        await self._authenticate(metadata, context)
+        await self._tenant(metadata, context)
         snapshot = await self._parsed(lambda: parse_snapshot(body), context)
         self.snapshots += 1
         if self._on_snapshot is not None:

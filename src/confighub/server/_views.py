@@ -42,6 +42,7 @@ __all__ = [
     "TS_FIELD_SIZE",
     "View",
     "ViewCache",
+    "check_max_views",
     "resource_key",
     "ts_field",
 ]
@@ -57,6 +58,12 @@ DEFAULT_MAX_VIEWS: Final = 256
 OFFLOAD_AT: Final = 1000
 """Views of this many tracepoints or more are serialized on a worker thread, not on the loop
 (10,000 tracepoints take about 70 ms, which every other client would wait through)."""
+
+
+def check_max_views(max_views: int) -> None:
+    """Raise ``ValueError`` unless ``max_views`` is a bound a cache can keep."""
+    if max_views < 1:
+        raise ValueError(f"max_views must be >= 1, got {max_views!r}")
 
 
 def resource_key(resource: Any) -> bytes:
@@ -98,8 +105,7 @@ class ViewCache:
     def __init__(
         self, state: StoreState, *, max_views: int = DEFAULT_MAX_VIEWS, offload_at: int = OFFLOAD_AT
     ) -> None:
-        if max_views < 1:
-            raise ValueError(f"max_views must be >= 1, got {max_views!r}")
+        check_max_views(max_views)
         self.serializations = 0
         self.version = -1
         self._max_views = max_views

@@ -6,11 +6,25 @@ serves from any object with the ``Store`` protocol; ``FileSource`` applies a
 ``FileStore`` to a hub. ``MemoryStore`` is set from code (and is the store to
 use in tests); ``FileStore`` follows a YAML or JSON file and keeps the last good
 config through a bad edit.
+
+Writable stores (``WritableStore``: ``create``, ``replace``, ``delete``, each atomic
+with compare-and-set on the hash) are what the management API writes through;
+``FileStore`` refuses writes (``ReadOnlyStore``), so a file stays the one source
+of truth. Stores of one config per tenant are ``TenantStores``.
 """
 
 from confighub.stores._file import FileStore
 from confighub.stores._memory import MemoryStore
-from confighub.stores._store import Store, StoreBase, StoreCallback, StoreListeners, StoreState
+from confighub.stores._store import (
+    Store,
+    StoreBase,
+    StoreCallback,
+    StoreListeners,
+    StoreState,
+    TenantStores,
+    WritableStore,
+    check_expected,
+)
 
 __all__ = [
     "FileStore",
@@ -20,4 +34,7 @@ __all__ = [
     "StoreCallback",
     "StoreListeners",
     "StoreState",
+    "TenantStores",
+    "WritableStore",
+    "check_expected",
 ]

@@ -22,10 +22,10 @@ from typing import Any
 from confighub._internal.filewatch import SETTLE_MS, FileWatcher
 from confighub._internal.lifecycle import Closing
 from confighub._internal.text import counted, cut, short_hash
-from confighub.exceptions import TracePointFileError
+from confighub.exceptions import ReadOnlyStore, TracePointFileError
 from confighub.files._io import load_reusing
 from confighub.files._shape import EntryCache
-from confighub.model import config_hash
+from confighub.model import TracePoint, config_hash
 from confighub.stores._store import StoreBase, StoreListeners, StoreState
 
 __all__ = ["FileStore"]
@@ -45,6 +45,9 @@ class FileStore(StoreBase, Closing):
     is also kept in ``error`` until the file is good again. ``on_reload(state)``
     is called after every good read, changed or not, in the order of the reads
     (``FileSource`` applies each one to its hub).
+
+    The file is the one source of truth: ``create``, ``replace`` and ``delete``
+    raise ``ReadOnlyStore`` naming it (the management API answers 409: edit the file).
     """
 
     def __init__(
@@ -123,6 +126,23 @@ class FileStore(StoreBase, Closing):
             _call(self._on_reload, self._state)
         self._listeners.publish()
         return True
+
+    def create(self, tp: TracePoint, *, expected_hash: str | None = None) -> StoreState:
+        """Refuse: raise ``ReadOnlyStore`` naming the file to edit instead."""
+        raise self._read_only()
+
+    def replace(self, tp: TracePoint, *, expected_hash: str | None = None) -> StoreState:
+        """Refuse: raise ``ReadOnlyStore`` naming the file to edit instead."""
+        raise self._read_only()
+
+    def delete(
+        self, tp_id: str, *, expected_hash: str | None = None
+    ) -> tuple[StoreState, TracePoint]:
+        """Refuse: raise ``ReadOnlyStore`` naming the file to edit instead."""
+        raise self._read_only()
+
+    def _read_only(self) -> ReadOnlyStore:
+        return ReadOnlyStore(f"it serves the file {self.path}: edit the file")
 
     def close(self) -> None:
         """Stop watching the file and join the watching thread; idempotent."""

@@ -1,4 +1,11 @@
-"""The store protocol: ``StoreState``, ``Store``, and the listeners every store notifies."""
+"""The store protocols (``Store``, ``WritableStore``, ``TenantStores``) and their listeners.
+
+A ``Store`` is one config that can be read and followed. A ``WritableStore`` also
+takes writes, each atomic and each with an optional compare-and-set on the
+config hash (``expected_hash``): a write that expected another hash raises
+``StaleConfig`` and changes nothing, so two operators cannot overwrite each
+other's edits in silence. A ``TenantStores`` holds one config per tenant.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +15,19 @@ from collections.abc import Callable
 from typing import NamedTuple, Protocol, runtime_checkable
 
 from confighub._internal.serial import SerialQueue
+from confighub.exceptions import StaleConfig
 from confighub.model import TracePoint
 
-__all__ = ["Store", "StoreBase", "StoreCallback", "StoreListeners", "StoreState"]
+__all__ = [
+    "Store",
+    "StoreBase",
+    "StoreCallback",
+    "StoreListeners",
+    "StoreState",
+    "TenantStores",
+    "WritableStore",
+    "check_expected",
+]
 
 logger = logging.getLogger("confighub")
 
@@ -49,6 +66,48 @@ class Store(Protocol):
         callback always sees the latest state. They must be quick.
         """
         ...
+
+
+@runtime_checkable
+class WritableStore(Store, Protocol):
+    """A store that takes writes: ``create``, ``replace`` and ``delete``, each atomic.
+
+    Each returns the store's state after the write. With ``expected_hash``, a
+    write applies only if the config's hash is that one when it runs, and
+    raises ``StaleConfig`` otherwise. A store that cannot take the write now
+    raises ``StoreUnavailable``; in every case of an error nothing is applied.
+    Writes block (a persistent store waits for its disk): the server calls them
+    from a worker thread.
+    """
+
+    def create(self, tp: TracePoint, *, expected_hash: str | None = None) -> StoreState:
+        """Add ``tp``; raise ``TracePointExists`` if its id is in use."""
+        ...
+
+    def replace(self, tp: TracePoint, *, expected_hash: str | None = None) -> StoreState:
+        """Put ``tp`` in place of the tracepoint with its id, or add it if there is none."""
+        ...
+
+    def delete(
+        self, tp_id: str, *, expected_hash: str | None = None
+    ) -> tuple[StoreState, TracePoint]:
+        """Remove the tracepoint ``tp_id`` and return it; raise ``UnknownTracePoint`` if none."""
+        ...
+
+
+@runtime_checkable
+class TenantStores(Protocol):
+    """A store of one config per tenant; the object itself is the config of tenancy off."""
+
+    def tenant(self, name: str) -> Store:
+        """The store of tenant ``name`` (empty until written), the same object on every call."""
+        ...
+
+
+def check_expected(state: StoreState, expected_hash: str | None) -> None:
+    """Raise ``StaleConfig`` unless ``expected_hash`` is None or the hash of ``state``."""
+    if expected_hash is not None and expected_hash != state.hash:
+        raise StaleConfig(expected_hash, state.hash)
 
 
 class StoreListeners:
