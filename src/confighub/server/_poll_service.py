@@ -18,7 +18,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Final, NoReturn, Protocol
+from typing import Any, Final, NamedTuple, NoReturn, Protocol
 
 import grpc
 from deepproto.proto.tracepoint.v1 import tracepoint_pb2
@@ -32,7 +32,7 @@ from confighub.server._requests import BadRequest, parse_poll, parse_snapshot
 from confighub.server._tenants import Tenant, TenantLimit, TenantRefused, Tenants, requested_tenant
 from confighub.server._views import TS_FIELD_SIZE, View, resource_key, ts_field
 
-__all__ = ["PollObserver", "PollService"]
+__all__ = ["AnsweredPoll", "PollObserver", "PollService"]
 
 logger = logging.getLogger("confighub")
 
@@ -58,14 +58,29 @@ def _unstamp(view: View, answer: bytes) -> None:
         view.stamped = None
 
 
+class AnsweredPoll(NamedTuple):
+    """A poll as answered, for a ``PollObserver``."""
+
+    tenant: str
+    peer: str
+    """The peer as gRPC names it, ``ipv4:127.0.0.1:50000`` for example."""
+    key: bytes
+    """The client's resource, serialized (``resource_key``)."""
+    held: str
+    """The hash the client said it holds."""
+    view: View
+    """The view it was answered from: NO_CHANGE if ``held`` is its hash, else UPDATE."""
+    started: int
+    """When the poll arrived, in ``time.monotonic_ns()``."""
+    hold: float
+    """How long the poll was held, in seconds (0 if it was answered at once)."""
+
+
 class PollObserver(Protocol):
     """Told of every poll answered (the fleet view, the metrics); must be quick."""
 
-    def polled(self, tenant: str, peer: str, key: bytes, held: str, view: View) -> None:
-        """A poll was answered from ``view``: NO_CHANGE if ``held`` is its hash, else UPDATE.
-
-        It came from ``peer`` for ``tenant``, with the resource ``key`` and holding hash ``held``.
-        """
+    def polled(self, poll: AnsweredPoll) -> None:
+        """``poll`` was answered (or is about to be, with its UPDATE body still to make)."""
         ...
 
 
@@ -136,6 +151,7 @@ class PollService:
 
     async def poll(self, body: bytes, context: Any) -> bytes:
         """Answer a ``PollRequest``: UPDATE, NO_CHANGE, or hold it first if the client asked."""
+        started = time.monotonic_ns()
         metadata = context.invocation_metadata() or ()
         await self._authenticate(metadata, context)
         tenant = await self._tenant(metadata, context)
@@ -151,12 +167,15 @@ class PollService:
         await views.prepare(request.resource, key)
         view = views.view_for(request.resource, key)
         held = request.current_hash
+        held_for = 0.0
         if view.hash == held and hold > 0:
             view = await self._held(tenant, request, key, view, hold)
-        update = view.hash != held
-        for observer in self._observers:
-            observer.polled(tenant.name, peer, key, held, view)
-        if not update:
+            held_for = (time.monotonic_ns() - started) / 1e9
+        if self._observers:
+            answered = AnsweredPoll(tenant.name, peer, key, held, view, started, held_for)
+            for observer in self._observers:
+                observer.polled(answered)
+        if view.hash == held:
             return ts_field(self._clock()) + view.no_change
         body = await views.update_body(view)
         if len(body) + TS_FIELD_SIZE > self._max_message_size:
