@@ -1,8 +1,11 @@
-"""Conversions of a ``TracePoint`` to and from its dict (file) and protobuf (wire) forms.
+"""Conversions of a ``TracePoint`` to and from its dict (file), protobuf (wire) and JSON forms.
 
-Both directions are lossless: ``from_dict(to_dict(tp)) == tp`` and
-``from_proto(to_proto(tp)) == tp``. The proto's optional metric fields are read
-with ``HasField`` so that an unset field (None) and an empty one (``""``) stay apart.
+Every direction is lossless: ``from_dict(to_dict(tp)) == tp``,
+``from_proto(to_proto(tp)) == tp`` and ``from_json(to_json(tp)) == tp``. The JSON
+form is protobuf's JSON mapping of the wire message, the one Deep's HTTP API
+and its Grafana datasource speak (``ID``, ``lineNumber`` or ``line_number``…).
+The proto's optional metric fields are read with ``HasField`` so that an unset
+field (None) and an empty one (``""``) stay apart.
 
 Reading gives the tracepoint's fields, in the order of its constructor, for
 ``TracePoint.from_dict``/``from_proto`` to validate: this module reads tracepoints
@@ -12,10 +15,12 @@ in ``confighub._wire.anyvalue``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from deepproto.proto.tracepoint.v1 import tracepoint_pb2
+from google.protobuf import json_format
 
 from confighub._wire import anyvalue
 from confighub.exceptions import InvalidTracePoint
@@ -27,8 +32,10 @@ if TYPE_CHECKING:
 __all__ = [
     "Fields",
     "fields_from_dict",
+    "fields_from_json",
     "fields_from_proto",
     "tracepoint_to_dict",
+    "tracepoint_to_json",
     "tracepoint_to_proto",
 ]
 
@@ -38,6 +45,10 @@ Fields = tuple[Any, Any, Any, Any, Any, Any, Any]
 _TRACEPOINT_KEYS = ("id", "path", "line", "args", "watches", "metrics", "targeting")
 _KNOWN_KEYS = frozenset(_TRACEPOINT_KEYS)
 _OPTIONAL_METRIC_FIELDS = ("expression", "namespace", "help", "unit")
+# Deeper than any real tracepoint (an AnyValue of lists of maps), far below Python's recursion.
+_JSON_DEPTH = 32
+_UNKNOWN_FIELD = re.compile(r'has no field named "([^"]{0,200})"')
+_FAILED_FIELD = re.compile(r"Failed to parse (\w{1,100}) field")
 
 
 def tracepoint_to_dict(tp: TracePoint) -> dict[str, Any]:
@@ -173,6 +184,59 @@ def _metric_to_proto(metric: MetricDefinition) -> Any:
         labelExpressions=labels,
         **optional,
     )
+
+
+def tracepoint_to_json(tp: TracePoint) -> dict[str, Any]:
+    """Return protobuf's JSON mapping of ``tp``'s ``TracePointConfig`` (lowerCamelCase names)."""
+    data: dict[str, Any] = json_format.MessageToDict(tracepoint_to_proto(tp))
+    return data
+
+
+def fields_from_json(data: object, default_id: str | None = None) -> Fields:
+    """The fields of a ``TracePointConfig`` in protobuf's JSON mapping (``TracePoint.from_json``).
+
+    Unknown fields and values of the wrong type raise ``InvalidTracePoint``;
+    ``default_id`` is the id of a tracepoint that names none.
+    """
+    if not isinstance(data, dict):
+        raise InvalidTracePoint(None, "tracepoint", data, "must be a JSON object")
+    tp_id = data.get("ID")
+    message = tracepoint_pb2.TracePointConfig()
+    try:
+        json_format.ParseDict(data, message, max_recursion_depth=_JSON_DEPTH)
+    except (json_format.ParseError, RecursionError, TypeError, ValueError) as err:
+        raise _json_error(tp_id, data, err) from None
+    if not message.ID and default_id is not None:
+        message.ID = default_id
+    return fields_from_proto(message)
+
+
+def _json_error(tp_id: object, data: Mapping[Any, Any], err: Exception) -> InvalidTracePoint:
+    # protobuf names the field in its own words: say it in the model's (field, value, reason).
+    said = str(err)
+    unknown = _UNKNOWN_FIELD.search(said)
+    if unknown is not None:
+        name = unknown.group(1)
+        known = ", ".join(tracepoint_pb2.TracePointConfig.DESCRIPTOR.fields_by_camelcase_name)
+        return InvalidTracePoint(
+            tp_id, name, data.get(name), f"is not a field of a tracepoint (its fields: {known})"
+        )
+    failed = _FAILED_FIELD.search(said)
+    if failed is not None:
+        name = failed.group(1)
+        reason = said.partition(f"{name} field: ")[2] or said
+        return InvalidTracePoint(tp_id, name, data.get(name, _field_value(data, name)), reason)
+    if isinstance(err, RecursionError):
+        said = f"is nested more than {_JSON_DEPTH} levels deep"
+    return InvalidTracePoint(tp_id, "tracepoint", None, said)
+
+
+def _field_value(data: Mapping[Any, Any], json_name: str) -> object:
+    # The proto name of a JSON name: lineNumber is line_number.
+    for field in tracepoint_pb2.TracePointConfig.DESCRIPTOR.fields:
+        if field.json_name == json_name and field.name in data:
+            return data[field.name]
+    return None
 
 
 def fields_from_proto(message: Any) -> Fields:

@@ -222,6 +222,21 @@ class TracePoint:
         """Build a tracepoint from deep-proto's ``TracePointConfig``; validates like the model."""
         return cls(*_codec.fields_from_proto(message))
 
+    def to_json(self) -> dict[str, Any]:
+        """Return protobuf's JSON mapping of ``to_proto()``, as Deep's HTTP API speaks it."""
+        return _codec.tracepoint_to_json(self)
+
+    @classmethod
+    def from_json(cls, data: object, *, default_id: str | None = None) -> TracePoint:
+        """Build a tracepoint from protobuf's JSON mapping of ``TracePointConfig``.
+
+        Field names may be the JSON ones or the proto ones (``lineNumber`` or
+        ``line_number``); unknown fields and values of the wrong type raise
+        ``InvalidTracePoint``, as do the model's own rules. A tracepoint without
+        ``ID`` gets ``default_id``, if given.
+        """
+        return cls(*_codec.fields_from_json(data, default_id))
+
 
 def _watches(tp_id: str, watches: object) -> tuple[str, ...]:
     # No watches, the usual case, needs no checks and no loop. The type test first: ``not``
