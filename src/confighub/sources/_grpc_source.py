@@ -23,6 +23,7 @@ from reactivex import Observable, abc
 from confighub._internal.lifecycle import StartStop
 from confighub._internal.text import cut, short_hash
 from confighub._wire.credentials import authorization_metadata, check_root_certificates
+from confighub._wire.tenants import TENANT_METADATA_KEY, check_tenant
 from confighub.exceptions import HubClosed, LifecycleError, PollCancelled, PollFailed
 from confighub.hub import ConfigHub, SourceState
 from confighub.sources._backoff import Backoff, Pacing
@@ -54,6 +55,13 @@ class GrpcPollSource(StartStop):
     ``stub`` replace the network layer (an injected channel is not closed by
     ``stop()``). ``timeout`` is the deadline of a poll beyond any hold.
 
+    ``tenant`` names the tenant of a multi-tenant server (``HubServer(...,
+    multitenant=True)``, or Deep's own): it is sent as ``x-scope-orgid`` metadata
+    on every poll, and checked here (``ValueError`` for an invalid id). A
+    multi-tenant server refuses a poll without one ``UNAUTHENTICATED``, which is
+    a fatal ``PollFailed`` (no retry can name a tenant); a server with tenancy off
+    ignores it.
+
     A tracepoint of an update that fails validation, and every copy of an id
     the update repeats, is logged and published on ``rejected``; the others
     apply under the server's hash, so the next poll is a NO_CHANGE and the
@@ -73,6 +81,7 @@ class GrpcPollSource(StartStop):
         root_certificates: bytes | None = None,
         token: str | None = None,
         basic: str | None = None,
+        tenant: str | None = None,
         channel: Any = None,
         stub: Any = None,
         backoff_initial: float = 0.5,
@@ -94,6 +103,9 @@ class GrpcPollSource(StartStop):
             check_root_certificates(root_certificates)
         # Every setting is checked before a channel opens, so that a refusal leaks none.
         metadata, resource_message = authorization_metadata(token, basic), resource_proto(resource)
+        if tenant is not None:
+            metadata += ((TENANT_METADATA_KEY, check_tenant(tenant)),)
+        self.tenant = tenant
         self.target = target
         self.interval = interval
         self.hold = hold
