@@ -11,10 +11,16 @@ Writable stores (``WritableStore``: ``create``, ``replace``, ``delete``, each at
 with compare-and-set on the hash) are what the management API writes through;
 ``FileStore`` refuses writes (``ReadOnlyStore``), so a file stays the one source
 of truth. Stores of one config per tenant are ``TenantStores``.
+
+``SqliteStore`` is the writable store that outlives a restart: one SQLite file per
+server, each write a durable transaction, each tenant a config in the same file.
+``open_store`` opens the store a URL names (``sqlite:PATH``), as the command line's
+``--store`` does.
 """
 
 from confighub.stores._file import FileStore
 from confighub.stores._memory import MemoryStore
+from confighub.stores._sqlite import SqliteStore
 from confighub.stores._store import (
     Store,
     StoreBase,
@@ -25,10 +31,12 @@ from confighub.stores._store import (
     WritableStore,
     check_expected,
 )
+from confighub.stores._urls import open_store
 
 __all__ = [
     "FileStore",
     "MemoryStore",
+    "SqliteStore",
     "Store",
     "StoreBase",
     "StoreCallback",
@@ -37,4 +45,5 @@ __all__ = [
     "TenantStores",
     "WritableStore",
     "check_expected",
+    "open_store",
 ]
