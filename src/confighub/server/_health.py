@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from grpc_health.v1 import health_pb2, health_pb2_grpc  # type: ignore[import-untyped]
-from grpc_health.v1.health import aio  # type: ignore[import-untyped]
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1.health import aio
 
 __all__ = ["SERVICES", "Health"]
 
