@@ -32,6 +32,7 @@ __all__ = [
     "check_credentials",
     "check_root_certificates",
     "check_tls_pair",
+    "server_ssl_context",
 ]
 
 
@@ -131,10 +132,28 @@ def check_tls_pair(cert: object, key: object, *, spelling: Spelling = LIBRARY_SP
     private key or is encrypted, and a key that does not belong to the first
     certificate of the chain.
     """
+    _checked_pair(cert, key, spelling)
+
+
+def server_ssl_context(
+    cert: object, key: object, *, spelling: Spelling = LIBRARY_SPELLING
+) -> ssl.SSLContext:
+    """A TLS server context holding ``cert`` and ``key``, checked as ``check_tls_pair`` does.
+
+    It is the context the check loads the pair into, so a server's HTTP listener
+    serves exactly what the check accepted. ``ValueError`` if neither is given.
+    """
+    context = _checked_pair(cert, key, spelling)
+    if context is None:
+        raise ValueError(f"a TLS context needs {spelling.tls_cert} and {spelling.tls_key}")
+    return context
+
+
+def _checked_pair(cert: object, key: object, spelling: Spelling) -> ssl.SSLContext | None:
     if (cert is None) != (key is None):
         raise ValueError(f"TLS needs both {spelling.tls_cert} and {spelling.tls_key}, or neither")
     if cert is None:
-        return
+        return None
     chain, private = _read_pem(cert, spelling.tls_cert), _read_pem(key, spelling.tls_key)
     _load_certificates(chain, spelling.tls_cert)
     if not _PRIVATE_KEY.search(private):
@@ -142,7 +161,7 @@ def check_tls_pair(cert: object, key: object, *, spelling: Spelling = LIBRARY_SP
             f"{spelling.tls_key} holds no private key:"
             " expected a '-----BEGIN ... PRIVATE KEY-----' block"
         )
-    _load_pair(chain, private, spelling)
+    return _load_pair(chain, private, spelling)
 
 
 def _read_pem(value: object, name: str) -> bytes:
@@ -175,7 +194,7 @@ def _no_password() -> bytes:
     raise _Encrypted
 
 
-def _load_pair(chain: bytes, private: bytes, spelling: Spelling) -> None:
+def _load_pair(chain: bytes, private: bytes, spelling: Spelling) -> ssl.SSLContext:
     # ssl loads a chain and key only from files: they live in a directory only this user
     # may enter (mkdtemp makes it 0700), as files only this user may read, for the check.
     with tempfile.TemporaryDirectory(prefix="confighub-tls-") as folder:
@@ -202,6 +221,7 @@ def _load_pair(chain: bytes, private: bytes, spelling: Spelling) -> None:
             raise ValueError(
                 f"{spelling.tls_key} cannot be read as a private key: {_why(err)}"
             ) from None
+    return context
 
 
 def _why(error: Exception) -> str:
