@@ -12,6 +12,17 @@ changes, serves targeted tracepoints only to matching resources, and accepts
 ``MemoryStore``, ``FileStore``, ``Store`` and ``StoreState`` are re-exported
 here); any object with the ``Store`` protocol will do.
 
+With ``http_port``, the same server also serves Deep's HTTP management API on
+the same event loop (aiohttp), with the same credentials, TLS and tenants:
+``GET /api/tracepoints`` answers a ``PollResponse`` (protobuf with ``Accept:
+application/protobuf``, else JSON) from the bytes a poll is answered from;
+``POST /api/tracepoints`` and ``PUT``, ``GET``, ``DELETE /api/tracepoints/{id}``
+write and read tracepoints through a ``WritableStore``, each answer carrying the
+config hash as its ``ETag`` and each write honouring ``If-Match``; ``/api/echo``,
+``/healthz`` and ``/readyz`` answer without credentials. Every refusal is JSON
+``{"error": ...}``. The routes live under ``http_prefix``, and the API under
+Deep's ``/tracepoints/api`` too.
+
 Targeting: a tracepoint whose ``targeting`` is empty goes to every client;
 otherwise to clients whose resource attributes match every targeting key. A
 scalar matches an equal attribute of the same kind (``"2"`` is not ``2``), a

@@ -3,7 +3,9 @@
 One background thread runs an asyncio loop that runs the gRPC server; every
 RPC is a coroutine on it. A held poll is a suspended coroutine, not a blocked
 thread, so a thousand of them cost a thousand small objects, not a thousand
-stacks.
+stacks. The HTTP management API (``confighub.server._http``), when asked for,
+runs on the same loop: its requests are coroutines too, sharing the tenants and
+their cached bytes with the polls.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import grpc
 
 from confighub._internal.lifecycle import StartStop
 from confighub.exceptions import LifecycleError, ServeFailed
-from confighub.server._auth import Authenticator
+from confighub.server._http import DEFAULT_MAX_BODY_SIZE, HttpApi
+from confighub.server._http_access import CountingAuthenticator
 from confighub.server._listener import TlsSetting, bind_failure, join, tls_credentials
 from confighub.server._poll_service import PollService
 from confighub.server._requests import DEFAULT_MAX_POLL_SIZE
@@ -52,6 +55,12 @@ class ServerStats(NamedTuple):
     """Snapshots received."""
     views: int
     """Views (the config of one kind of client, with its response bytes) cached now."""
+    http_requests: int = 0
+    """Requests the HTTP API answered, refusals included."""
+    store_errors: int = 0
+    """HTTP writes the store could not do (``StoreUnavailable``, answered 503)."""
+    auth_failures: int = 0
+    """gRPC calls refused for their credentials, and HTTP requests answered 401."""
 
 
 class HubServer(StartStop):
@@ -86,6 +95,12 @@ class HubServer(StartStop):
       names no tenant then ends ``UNAUTHENTICATED``, one with an invalid id
       ``INVALID_ARGUMENT``, and past ``max_tenants`` tenants a new one ends
       ``RESOURCE_EXHAUSTED``. Off (the default), every call is the store's own config.
+    - ``http_port`` also serves the HTTP management API (0 picks a free port; see
+      ``http_port`` and ``http_url``) with the same credentials, TLS and tenants
+      (``X-Scope-OrgID``): Deep's ``/api/tracepoints`` (GET a ``PollResponse``; POST,
+      PUT, GET and DELETE tracepoints, with ``ETag`` and ``If-Match``), ``/api/echo``,
+      ``/healthz`` and ``/readyz``, under ``http_prefix`` (``"/confighub"``, say), the
+      API also under Deep's ``/tracepoints/api``. Bodies are at most ``max_body_size``.
 
     The ``confighub.server`` logger gets a WARNING for the first refused call
     from each peer host and an INFO line for each new agent (peer host and
@@ -110,6 +125,9 @@ class HubServer(StartStop):
         on_snapshot: Callable[[Any], object] | None = None,
         multitenant: bool = False,
         max_tenants: int = DEFAULT_MAX_TENANTS,
+        http_port: int | None = None,
+        http_prefix: str = "",
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
     ) -> None:
         if not (math.isfinite(max_hold) and max_hold >= 0):
             raise ValueError(f"max_hold must be a finite number of seconds >= 0, got {max_hold!r}")
@@ -123,7 +141,8 @@ class HubServer(StartStop):
         self._credentials = tls_credentials(tls_cert, tls_key)
         authenticator = None
         if token is not None or basic is not None:
-            authenticator = Authenticator(token=token, basic=basic)
+            authenticator = CountingAuthenticator(token=token, basic=basic)
+        self._authenticator = authenticator
         self._options = [
             ("grpc.max_send_message_length", max_message_size),
             ("grpc.max_receive_message_length", max_message_size),
@@ -134,6 +153,19 @@ class HubServer(StartStop):
         self._tenants = Tenants(
             store, multitenant=multitenant, max_views=max_views, max_tenants=max_tenants
         )
+        self._http = None
+        if http_port is not None:
+            self._http = HttpApi(
+                self._tenants,
+                store,
+                host=host,
+                port=http_port,
+                prefix=http_prefix,
+                max_body_size=max_body_size,
+                token=token,
+                basic=basic,
+                tls=(tls_cert, tls_key),
+            )
         self._service = PollService(
             self._tenants,
             authenticator=authenticator,
@@ -154,6 +186,8 @@ class HubServer(StartStop):
 
     def __repr__(self) -> str:
         where = join(self._host, self._requested_port if self._port == _UNSET_PORT else self._port)
+        if self._http is not None:
+            where += f", http {self._http.address}"
         state = "stopped" if self._stopped else "serving" if self._thread else "not started"
         return f"HubServer({where}, {state}, tls={self._credentials is not None})"
 
@@ -170,13 +204,28 @@ class HubServer(StartStop):
         return join(self._host, self.port)
 
     @property
+    def http_port(self) -> int:
+        """The port the HTTP API listens on (known once started, with ``http_port`` given)."""
+        return self._serving_http().port
+
+    @property
+    def http_url(self) -> str:
+        """``http://host:port`` (``https`` with TLS) and the prefix: the HTTP API's base URL."""
+        return self._serving_http().url
+
+    def _serving_http(self) -> HttpApi:
+        if self._http is None:
+            raise LifecycleError("this HubServer serves no HTTP API: give it an http_port")
+        return self._http
+
+    @property
     def store(self) -> Store:
         """The store the server serves from."""
         return self._store
 
     def stats(self) -> ServerStats:
         """Return the server's counters."""
-        service = self._service
+        service, http, auth = self._service, self._http, self._authenticator
         return ServerStats(
             service.polls,
             service.holds,
@@ -184,6 +233,9 @@ class HubServer(StartStop):
             service.serializations,
             service.snapshots,
             service.views,
+            http.requests if http else 0,
+            http.store_errors if http else 0,
+            (auth.refused if auth else 0) + (http.access.auth_failures if http else 0),
         )
 
     def start(self) -> Self:
@@ -209,6 +261,8 @@ class HubServer(StartStop):
                 self._startup_error = None
                 raise error
         logger.info("HubServer serving PollConfig on %s", self.target)
+        if self._http is not None:
+            logger.info("HubServer serving its HTTP API on %s", self._http.url)
         return self
 
     def stop(self, grace: float | None = 1.0) -> None:
@@ -255,15 +309,30 @@ class HubServer(StartStop):
             return
         self._tenants.open(loop)
         self._service.open(loop)
+        http = self._http
+        try:
+            if http is not None:
+                await http.start()
+        except ServeFailed as err:
+            # Nothing half started: the gRPC server goes too, and with it its runtime.
+            self._service.close()
+            await server.stop(None)
+            server = None
+            self._startup_error = err
+            return
         self._stop_requested = asyncio.Event()
         self._loop, self._port = loop, port
         self._ready.set()
         try:
             await self._stop_requested.wait()
         finally:
-            self._service.close()
-            await server.stop(self._grace)
-            server = None
+            try:
+                if http is not None:  # first: a write it finishes still wakes held polls
+                    await http.stop(self._grace)
+            finally:
+                self._service.close()
+                await server.stop(self._grace)
+                server = None
 
     def _add_port(self, server: Any, address: str) -> int:
         try:

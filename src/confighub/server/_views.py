@@ -93,6 +93,9 @@ class View:
     too_large_logged: bool = field(default=False, repr=False)
     stamped: tuple[int, bytes] | None = field(default=None, repr=False)
     """A whole UPDATE answer (``ts_nanos`` and body) made a moment ago, for polls woken with it."""
+    http_json: bytes | asyncio.Future[bytes] | None = field(default=None, repr=False)
+    """The HTTP API's JSON of it but the time and type (``confighub.server._http_polls``), or
+    the future of it while a worker thread makes it."""
 
 
 class ViewCache:
