@@ -107,6 +107,13 @@ EXPORTS: dict[str, list[str]] = {
         "check_expected",
         "open_store",
     ],
+    "confighub.manage": [
+        "MAX_ANSWER_BYTES",
+        "Listing",
+        "ManagementClient",
+        "Written",
+        "check_server_url",
+    ],
     "confighub.sources": [
         "HOLD_METADATA_KEY",
         "Backoff",
@@ -168,6 +175,7 @@ EXPORTS: dict[str, list[str]] = {
         "HubClosed",
         "InvalidTracePoint",
         "LifecycleError",
+        "ManagementError",
         "PollCancelled",
         "PollFailed",
         "ReadOnlyStore",

@@ -9,6 +9,7 @@
     ├── PollFailed                                     a poll of a Deep server failed
     ├── PollCancelled                                  a poll ended because its source stopped
     ├── ServeFailed              (also a RuntimeError) a HubServer could not start serving
+    ├── ManagementError                                a call of the management API failed
     ├── StoreError                                     a store refused or failed a write
     │   ├── ReadOnlyStore                              the store cannot be written (a file)
     │   ├── StaleConfig                                a write expected another config hash
@@ -24,6 +25,8 @@ bounded: a value or a reason that came from outside is cut to a few hundred char
 
 from __future__ import annotations
 
+from http import HTTPStatus
+
 from confighub._internal.text import cut, shown
 
 __all__ = [
@@ -31,6 +34,7 @@ __all__ = [
     "HubClosed",
     "InvalidTracePoint",
     "LifecycleError",
+    "ManagementError",
     "PollCancelled",
     "PollFailed",
     "ReadOnlyStore",
@@ -119,6 +123,23 @@ class ServeFailed(ConfigHubError, RuntimeError):
         super().__init__(f"HubServer cannot serve on {address}: {reason}")
 
 
+class ManagementError(ConfigHubError):
+    """A call of a ``HubServer``'s HTTP management API failed: names the call, the status, why.
+
+    ``request`` is the method and URL (``"PUT http://hub:8080/api/tracepoints/a"``),
+    never a credential; ``status`` is the HTTP status the server answered, or None
+    when no answer came (refused, timed out, TLS failed); ``reason`` is the server's
+    own ``error`` text or what went wrong, cut to a bound.
+    """
+
+    def __init__(self, request: str, status: int | None, reason: str) -> None:
+        self.request = request
+        self.status = status
+        self.reason = cut(reason, _REASON_LENGTH)
+        said = self.reason if status is None else f"{_status_line(status)}: {self.reason}"
+        super().__init__(f"{cut(request)} failed: {said}")
+
+
 class StoreError(ConfigHubError):
     """A store refused a write, or could not do it; nothing of the write was applied."""
 
@@ -194,3 +215,11 @@ class LifecycleError(ConfigHubError, RuntimeError):
 
 class HubClosed(LifecycleError):
     """An update or subscription reached a hub after ``close()``."""
+
+
+def _status_line(status: int) -> str:
+    """``412 Precondition Failed``, or the bare number of a status HTTP does not name."""
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return str(status)
