@@ -17,24 +17,21 @@ import click
 
 from confighub._internal.text import cut
 from confighub._version import __version__
-from confighub._wire.credentials import CLI_SPELLING, check_tls_pair
 from confighub.cli import _actions
 from confighub.cli._demo import run_demo
 from confighub.cli._logging import FORMATS, LEVELS, CommandFailed, Session
+from confighub.cli._manage import agents_command, tp_group
 from confighub.cli._options import (
     FILE,
     HELP,
     OUTPUT,
-    PORT,
     Seconds,
     client_options,
-    credential_options,
     credentials,
-    usage_errors,
 )
 from confighub.cli._polling import connection
 from confighub.cli._render import console
-from confighub.cli._serve import ServeSettings, serve_file, stop_on_signals
+from confighub.cli._serve import serve_command, stop_on_signals
 from confighub.exceptions import ConfigHubError
 
 __all__ = ["main", "run"]
@@ -86,50 +83,6 @@ def check_command(file: Path) -> None:
     _actions.check_file(file, console(), console(stderr=True))
 
 
-@cli.command("serve")
-@click.argument("file", type=FILE)
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option(
-    "--port",
-    type=PORT,
-    default=43315,
-    show_default=True,
-    help="Port to listen on; 0 picks a free one.",
-)
-@credential_options("Require")
-@click.option("--tls-cert", type=FILE, help="PEM certificate chain; needs --tls-key.")
-@click.option("--tls-key", type=FILE, help="PEM private key; needs --tls-cert.")
-@click.option(
-    "--max-hold",
-    type=Seconds(min=0),
-    default=30.0,
-    show_default=True,
-    help="Longest a long poll is held (seconds).",
-)
-def serve_command(
-    *,
-    file: Path,
-    host: str,
-    port: int,
-    token: str | None,
-    token_file: Path | None,
-    basic: str | None,
-    tls_cert: Path | None,
-    tls_key: Path | None,
-    max_hold: float,
-) -> None:
-    """Serve the tracepoints of FILE to Deep agents (PollConfig), reloading it on change.
-
-    SIGHUP reads FILE again; Ctrl-C or SIGTERM stops.
-    """
-    token, basic = credentials(token, token_file, basic)
-    with usage_errors():
-        check_tls_pair(tls_cert, tls_key, spelling=CLI_SPELLING)
-    settings = ServeSettings(host, port, token, basic, tls_cert, tls_key, max_hold)
-    with stop_on_signals() as stop:
-        serve_file(file, stop, settings)
-
-
 _DEBOUNCE = click.option(
     "--debounce",
     type=Seconds(min=0),
@@ -154,6 +107,7 @@ def watch_command(
     token: str | None,
     token_file: Path | None,
     basic: str | None,
+    tenant: str | None,
     tls_ca: Path | None,
     count: int | None,
     duration: float | None,
@@ -169,6 +123,7 @@ def watch_command(
         resource=resource,
         credentials=credentials(token, token_file, basic),
         tls_ca=tls_ca,
+        tenant=tenant,
     )
     with stop_on_signals() as stop:
         _actions.watch_target(
@@ -204,6 +159,7 @@ def record_command(
     token: str | None,
     token_file: Path | None,
     basic: str | None,
+    tenant: str | None,
     tls_ca: Path | None,
     count: int | None,
     duration: float | None,
@@ -220,6 +176,7 @@ def record_command(
         resource=resource,
         credentials=credentials(token, token_file, basic),
         tls_ca=tls_ca,
+        tenant=tenant,
     )
     with stop_on_signals() as stop:
         _actions.record_target(reached, tape, console(), stop, count=count, duration=duration)
@@ -267,6 +224,11 @@ def replay_command(
             as_json=as_json,
             strict=strict,
         )
+
+
+cli.add_command(serve_command)
+cli.add_command(tp_group)
+cli.add_command(agents_command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

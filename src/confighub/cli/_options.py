@@ -3,7 +3,8 @@
 A value an option's type refuses is a usage error (exit 2) naming the option, before
 anything starts; so is a setting the library refuses (``usage_errors``). Secrets come
 from ``--token``, ``--token-file`` or ``--basic``, or from ``CONFIGHUB_TOKEN`` and
-``CONFIGHUB_BASIC``, which keep them out of ``ps``; no message ever shows one.
+``CONFIGHUB_BASIC``, which keep them out of ``ps``; no message ever shows one, nor a
+``--server`` URL that holds credentials (refused: they go in those options).
 """
 
 from __future__ import annotations
@@ -18,17 +19,22 @@ import click
 from click.core import ParameterSource
 
 from confighub._wire.credentials import CLI_SPELLING, check_credentials
+from confighub._wire.tenants import check_tenant
+from confighub.manage import check_server_url
 
 __all__ = [
     "FILE",
     "HELP",
     "OUTPUT",
     "PORT",
+    "SERVER_URL",
+    "TENANT",
     "Seconds",
     "client_options",
     "credential_options",
     "credentials",
     "resource_attributes",
+    "tenant_option",
     "usage_errors",
 ]
 
@@ -66,6 +72,35 @@ class _Output(click.Path[Path]):
 
 
 OUTPUT: Final = _Output()
+
+
+class _Checked(click.ParamType[str]):
+    """A text the library's ``check`` accepts; its ``ValueError`` is the usage error's words."""
+
+    def __init__(self, name: str, check: Callable[[str], str]) -> None:
+        self.name = name
+        self._check = check
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            return self._check(str(value))
+        except ValueError as err:
+            # The library's message: it never quotes a URL's credentials.
+            self.fail(str(err), param, ctx)
+
+
+SERVER_URL: Final = _Checked("URL", check_server_url)
+"""A HubServer's HTTP API, ``http(s)://HOST:PORT[/PREFIX]``, without a trailing ``/``."""
+TENANT: Final = _Checked("TENANT", check_tenant)
+
+
+def tenant_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--tenant``: the tenant a multi-tenant server serves this command."""
+    return click.option(
+        "--tenant",
+        type=TENANT,
+        help="The tenant to ask a multi-tenant server for (X-Scope-OrgID).",
+    )(command)
 
 
 class _KeyValue(click.ParamType[tuple[str, str]]):
@@ -207,6 +242,7 @@ def client_options(command: Callable[..., Any]) -> Callable[..., Any]:
             help="A resource attribute the server targets tracepoints by (repeatable).",
         ),
         credential_options("Send"),
+        tenant_option,
         click.option("--tls-ca", type=FILE, help="PEM root certificates: connect with TLS."),
         click.option("--count", type=click.IntRange(min=1), help="Stop after N changes."),
         click.option("--duration", type=Seconds(min=0), help="Stop after S seconds."),

@@ -20,6 +20,7 @@ from typing import Final
 
 from confighub._internal.text import cut, shown
 from confighub._wire.credentials import CLI_SPELLING, check_root_certificates
+from confighub._wire.tenants import TENANT_METADATA_KEY
 from confighub.cli._logging import CommandFailed, cli_logger
 from confighub.cli._options import resource_attributes, usage_errors
 from confighub.exceptions import PollFailed
@@ -52,6 +53,7 @@ class Connection:
     root_certificates: bytes | None = None
     """The contents of ``tls_ca``."""
     resource: dict[str, str] = field(default_factory=dict)
+    tenant: str | None = None
 
 
 def connection(
@@ -62,6 +64,7 @@ def connection(
     resource: tuple[tuple[str, str], ...],
     credentials: tuple[str | None, str | None],
     tls_ca: Path | None,
+    tenant: str | None = None,
 ) -> Connection:
     """The ``Connection`` that ``watch`` or ``record``'s options describe, its CA file checked."""
     token, basic = credentials
@@ -71,7 +74,9 @@ def connection(
         with usage_errors():  # here, so that the message says --tls-ca
             check_root_certificates(root_certificates, spelling=CLI_SPELLING)
     attributes = resource_attributes(resource)
-    return Connection(target, interval, hold, token, basic, tls_ca, root_certificates, attributes)
+    return Connection(
+        target, interval, hold, token, basic, tls_ca, root_certificates, attributes, tenant
+    )
 
 
 def _described(connection: Connection) -> str:
@@ -83,6 +88,8 @@ def _described(connection: Connection) -> str:
     ]
     if connection.resource:
         parts.append(f"resource {shown(connection.resource)}")
+    if connection.tenant is not None:
+        parts.append(f"tenant {connection.tenant}")
     if connection.token is not None:
         parts.append("a bearer token")
     elif connection.basic is not None:
@@ -98,6 +105,9 @@ def refusal(failure: PollFailed) -> str:
     details = getattr(cause, "details", None)
     reason = (details() if callable(details) else None) or failure.reason
     hint = _HINTS.get(failure.code or "", "check the options")
+    if failure.code == "UNAUTHENTICATED" and TENANT_METADATA_KEY in str(reason).lower():
+        # A multi-tenant server refuses a poll that names no tenant this way too.
+        hint = "the server is multi-tenant: name the tenant with --tenant"
     return f"{cut(failure.target)} refused the poll ({failure.code}: {cut(str(reason))}); {hint}"
 
 
@@ -161,6 +171,7 @@ def follow(
             root_certificates=connection.root_certificates,
             token=connection.token,
             basic=connection.basic,
+            tenant=connection.tenant,
         )
     cli_logger.debug("polling %s", _described(connection))
     deadline = time.monotonic() + duration if duration is not None else None

@@ -1,23 +1,43 @@
-"""What the commands print: changes as rich text and as JSON lines, a config, counted nouns."""
+"""What the commands print: changes as rich text and as JSON lines, a config, tables.
+
+Every cell of a table is a ``Text``, never markup: ids, paths and resources come from
+files and servers, and a ``[`` in one must show as itself.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
+from rich import box
 from rich.console import Console
+from rich.table import Table
 from rich.text import Text
 
-from confighub._internal.text import short_hash
+from confighub._internal.text import counted, cut, short_hash
 from confighub.events import ConfigChange, Item
-from confighub.events._wording import field_changes, summary, tally
+from confighub.events._wording import action_names, field_changes, location, summary, tally
 from confighub.model import TracePoint
 
 # The tape's JSON form of a tracepoint: `--json` writes bytes as tapes do, {"$bytes": base64}.
 from confighub.tapes._format import to_json as _tracepoint_json
 
-__all__ = ["change_record", "console", "render_change", "render_config"]
+__all__ = [
+    "agents_summary",
+    "agents_table",
+    "ago",
+    "change_record",
+    "console",
+    "render_change",
+    "render_config",
+    "tracepoint_table",
+]
+
+_RESOURCE_SHOWN: Final = 40
+"""Characters of an agent's resource shown in its row: enough to tell agents apart."""
+_UNITS: Final = (("d", 86400), ("h", 3600), ("min", 60))
 
 
 def console(*, stderr: bool = False) -> Console:
@@ -89,3 +109,69 @@ def change_record(change: ConfigChange) -> dict[str, Any]:
 
 def _as_json(item: Item) -> Any:
     return _tracepoint_json(item) if isinstance(item, TracePoint) else repr(item)
+
+
+def _table(*columns: str) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    return table
+
+
+def tracepoint_table(tracepoints: Iterable[TracePoint]) -> Table:
+    """A row per tracepoint: its id, where it is (``path:line``) and what it does."""
+    table = _table("ID", "WHERE", "ACTIONS")
+    for tp in tracepoints:
+        condition = f" if {tp.condition}" if tp.condition else ""
+        table.add_row(Text(tp.id), Text(location(tp)), Text(action_names(tp) + condition))
+    return table
+
+
+def ago(seconds: float) -> str:
+    """How long ago, for people: ``3 s ago``, ``4 min ago``, ``2 h ago``, ``5 d ago``."""
+    if not math.isfinite(seconds):
+        return "?"
+    if seconds < 0:
+        return "just now"  # the server's clock is ahead of this one
+    for unit, size in _UNITS:
+        if seconds >= size:
+            return f"{int(seconds // size)} {unit} ago"
+    return f"{int(seconds)} s ago"
+
+
+def _seconds_since(stamp: object, now: float) -> float:
+    """Seconds from an RFC 3339 time (as the server writes ``lastSeen``) to ``now``; nan if bad."""
+    try:
+        return now - datetime.fromisoformat(str(stamp)).timestamp()
+    except ValueError:
+        return math.nan
+
+
+def _resource(value: object) -> str:
+    if isinstance(value, Mapping):
+        value = ", ".join(f"{key}={item}" for key, item in value.items())
+    return cut(str(value or "-"), _RESOURCE_SHOWN)
+
+
+def agents_table(agents: Sequence[Mapping[str, Any]], now: float) -> Table:
+    """A row per agent: tenant, peer, resource, hash held, converged or behind, last seen."""
+    table = _table("TENANT", "PEER", "RESOURCE", "HASH", "STATE", "LAST SEEN")
+    for agent in agents:
+        converged = agent.get("converged") is True
+        table.add_row(
+            Text(cut(str(agent.get("tenant") or "-"), 60)),
+            Text(cut(str(agent.get("peer", "?")), 60)),
+            Text(_resource(agent.get("resource"))),
+            Text(short_hash(str(agent.get("hash") or ""))),
+            Text("converged", style="green") if converged else Text("behind", style="yellow"),
+            Text(ago(_seconds_since(agent.get("lastSeen"), now))),
+        )
+    return table
+
+
+def agents_summary(agents: Sequence[Mapping[str, Any]]) -> str:
+    """``12 agents: 11 converged, 1 behind``."""
+    converged = sum(1 for agent in agents if agent.get("converged") is True)
+    return (
+        f"{counted(len(agents), 'agent')}: {converged} converged, {len(agents) - converged} behind"
+    )
