@@ -6,10 +6,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from confighub import TracePoint
+from confighub import ConfigHub, TracePoint, config_hash
 from confighub.cli import main
 from confighub.manage import ManagementClient
 from confighub.server import HubServer, MemoryStore
+from confighub.sources import GrpcPollSource
+from tests.support.waiting import wait_until
 
 CHECKOUT = TracePoint("checkout", "shop/checkout.py", 42)
 CART = TracePoint("cart", "shop/cart.py", 17)
@@ -20,6 +22,29 @@ def server() -> Iterator[HubServer]:
     """A HubServer of CHECKOUT and CART with its HTTP API on a free port of 127.0.0.1."""
     with HubServer(MemoryStore([CHECKOUT, CART]), http_port=0) as hub_server:
         yield hub_server
+
+
+def test_agents_lists_an_agent_that_polled(
+    server: HubServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After a real GrpcPollSource polled twice: its row (converged, seen just now), the summary.
+
+    Its first poll is answered with the config, so it is behind until a poll holding it.
+    """
+    with ConfigHub() as hub:
+        source = GrpcPollSource(server.target, hub, resource={"service": "shop"})
+        source.poll_once()
+        source.poll_once()
+        source.stop()
+    client = ManagementClient(server.http_url)
+    wait_until(lambda: bool(client.agents()), "the agent to be listed")
+    assert main(["agents", "--server", server.http_url]) == 0
+    out = capsys.readouterr().out
+    [row] = [line for line in out.splitlines() if "service=shop" in line]
+    assert "converged" in row
+    assert config_hash([CHECKOUT, CART])[:8] in row
+    assert " s ago" in row
+    assert out.splitlines()[-1] == "1 agent: 1 converged, 0 behind"
 
 
 def test_agents_behind_and_of_tenants_are_told_apart(

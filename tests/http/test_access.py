@@ -67,7 +67,9 @@ def test_probes_need_no_credentials_but_metrics_do(guarded: HubServer) -> None:
     assert call("GET", f"{guarded.http_url}/readyz").json() == {"ready": True}
     assert call("GET", f"{guarded.http_url}/metrics").status == 401
     authorized = {"Authorization": f"Bearer {TOKEN}"}
-    assert call("GET", f"{guarded.http_url}/metrics", headers=authorized).status == 404
+    metrics = call("GET", f"{guarded.http_url}/metrics", headers=authorized)
+    assert metrics.status == 200
+    assert "confighub_auth_failures_total 1.0" in metrics.body.decode()
 
 
 def test_tenants_see_their_own_configs_and_etags(tenanted: HubServer) -> None:

@@ -138,8 +138,17 @@ def test_stats_count_http_requests(api: str, http_server: HubServer) -> None:
     assert (stats.store_errors, stats.auth_failures) == (0, 0)
 
 
-def test_agents_answer_404_until_the_server_is_given_them(api: str) -> None:
-    """/api/agents is registered, and answers 404 while no agents callable is wired."""
-    answer = call("GET", f"{api}/agents")
-    assert answer.status == 404
-    assert "lists no agents" in answer.error
+def test_agents_and_metrics_answer_404_when_turned_off(store: MemoryStore) -> None:
+    """With track_agents and metrics off, /api/agents and /metrics say there are none."""
+    with HubServer(store, http_port=0, track_agents=False, metrics=False) as server:
+        agents = call("GET", f"{server.http_url}/api/agents")
+        metrics = call("GET", f"{server.http_url}/metrics")
+    assert (agents.status, metrics.status) == (404, 404)
+    assert "lists no agents" in agents.error
+    assert "exposes no metrics" in metrics.error
+
+
+def test_agents_and_metrics_are_on_by_default(api: str, http_server: HubServer) -> None:
+    """The default server lists its (no) agents and exposes its metrics."""
+    assert call("GET", f"{api}/agents").json() == {"agents": []}
+    assert "confighub_polls_total" in call("GET", f"{http_server.http_url}/metrics").body.decode()

@@ -16,17 +16,20 @@ import logging
 import math
 import threading
 from collections.abc import Callable
-from typing import Any, Final, NamedTuple, Self
+from typing import Any, Final, Self
 
-import grpc
+from reactivex import Observable
 
 from confighub._internal.lifecycle import StartStop
 from confighub.exceptions import LifecycleError, ServeFailed
+from confighub.server._fleet import AgentEvent, AgentInfo
 from confighub.server._http import DEFAULT_MAX_BODY_SIZE, HttpApi
 from confighub.server._http_access import CountingAuthenticator
-from confighub.server._listener import TlsSetting, bind_failure, join, tls_credentials
+from confighub.server._listener import TlsSetting, join, tls_credentials
 from confighub.server._poll_service import PollService
 from confighub.server._requests import DEFAULT_MAX_POLL_SIZE
+from confighub.server._serving import Serving
+from confighub.server._telemetry import ServerStats, Telemetry
 from confighub.server._tenants import DEFAULT_MAX_TENANTS, Tenants
 from confighub.server._views import DEFAULT_MAX_VIEWS
 from confighub.stores import Store
@@ -38,29 +41,6 @@ logger = logging.getLogger("confighub")
 #: gRPC clients refuse larger messages by default, so a larger config would not arrive anyway.
 DEFAULT_MAX_MESSAGE_SIZE: Final = 4 * 1024 * 1024
 _UNSET_PORT: Final = -1
-
-
-class ServerStats(NamedTuple):
-    """Counters of a ``HubServer``; read from another thread, they may be a moment apart."""
-
-    polls: int
-    """Polls accepted (authenticated, well-formed), answered or being answered."""
-    holds: int
-    """Polls that were held (answered later than asked), in all."""
-    held: int
-    """Polls being held right now."""
-    serializations: int
-    """Response bodies serialized (once per view and hash, not per poll)."""
-    snapshots: int
-    """Snapshots received."""
-    views: int
-    """Views (the config of one kind of client, with its response bytes) cached now."""
-    http_requests: int = 0
-    """Requests the HTTP API answered, refusals included."""
-    store_errors: int = 0
-    """HTTP writes the store could not do (``StoreUnavailable``, answered 503)."""
-    auth_failures: int = 0
-    """gRPC calls refused for their credentials, and HTTP requests answered 401."""
 
 
 class HubServer(StartStop):
@@ -101,6 +81,15 @@ class HubServer(StartStop):
       PUT, GET and DELETE tracepoints, with ``ETag`` and ``If-Match``), ``/api/echo``,
       ``/healthz`` and ``/readyz``, under ``http_prefix`` (``"/confighub"``, say), the
       API also under Deep's ``/tracepoints/api``. Bodies are at most ``max_body_size``.
+    - ``track_agents`` keeps the fleet view: each agent that polls (tenant, resource,
+      peer, first and last poll, the hash it holds, whether that is its view's
+      current one) until it has been silent ``agent_silence`` seconds, at most
+      ``max_agents`` of them; see ``agents``, ``fleet()`` and ``GET /api/agents``.
+    - ``metrics`` counts polls by tenant and answer, their latency, held polls,
+      config changes, agents by state, snapshots, auth failures and store errors
+      for ``GET /metrics`` (Prometheus). The standard gRPC health service
+      (``grpc.health.v1.Health``) is served either way, without credentials, as
+      probes expect.
 
     The ``confighub.server`` logger gets a WARNING for the first refused call
     from each peer host and an INFO line for each new agent (peer host and
@@ -128,6 +117,10 @@ class HubServer(StartStop):
         http_port: int | None = None,
         http_prefix: str = "",
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        track_agents: bool = True,
+        agent_silence: float = 300.0,
+        max_agents: int = 100_000,
+        metrics: bool = True,
     ) -> None:
         if not (math.isfinite(max_hold) and max_hold >= 0):
             raise ValueError(f"max_hold must be a finite number of seconds >= 0, got {max_hold!r}")
@@ -143,16 +136,18 @@ class HubServer(StartStop):
         if token is not None or basic is not None:
             authenticator = CountingAuthenticator(token=token, basic=basic)
         self._authenticator = authenticator
-        self._options = [
-            ("grpc.max_send_message_length", max_message_size),
-            ("grpc.max_receive_message_length", max_message_size),
-            # gRPC sets SO_REUSEPORT by default on Linux, and a second server on a busy
-            # port would then start without error and get a share of the calls.
-            ("grpc.so_reuseport", 0),
-        ]
         self._tenants = Tenants(
             store, multitenant=multitenant, max_views=max_views, max_tenants=max_tenants
         )
+        self._telemetry = Telemetry(
+            self._tenants,
+            self.stats,
+            track_agents=track_agents,
+            agent_silence=agent_silence,
+            max_agents=max_agents,
+            metrics=metrics,
+        )
+        telemetry = self._telemetry
         self._http = None
         if http_port is not None:
             self._http = HttpApi(
@@ -165,6 +160,8 @@ class HubServer(StartStop):
                 token=token,
                 basic=basic,
                 tls=(tls_cert, tls_key),
+                agents=telemetry.agents_json if track_agents else None,
+                metrics=telemetry.metrics if metrics else None,
             )
         self._service = PollService(
             self._tenants,
@@ -173,6 +170,23 @@ class HubServer(StartStop):
             max_message_size=max_message_size,
             max_poll_size=max_poll_size,
             on_snapshot=on_snapshot,
+            observers=telemetry.observers,
+        )
+        self._serving = Serving(
+            host=host,
+            port=port,
+            credentials=self._credentials,
+            options=[
+                ("grpc.max_send_message_length", max_message_size),
+                ("grpc.max_receive_message_length", max_message_size),
+                # gRPC sets SO_REUSEPORT by default on Linux, and a second server on a busy
+                # port would then start without error and get a share of the calls.
+                ("grpc.so_reuseport", 0),
+            ],
+            tenants=self._tenants,
+            service=self._service,
+            http=self._http,
+            telemetry=telemetry,
         )
         self._lifecycle = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -180,7 +194,6 @@ class HubServer(StartStop):
         self._startup_error: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_requested: asyncio.Event | None = None
-        self._grace: float | None = None
         self._port = _UNSET_PORT
         self._stopped = False
 
@@ -223,6 +236,25 @@ class HubServer(StartStop):
         """The store the server serves from."""
         return self._store
 
+    @property
+    def agents(self) -> Observable[AgentEvent]:
+        """Each agent's ``seen``, ``converged``, ``behind`` and ``gone``, on the server's thread.
+
+        An agent is behind from the poll that is answered with a config it does
+        not hold, and converged from its first poll that holds its view's hash;
+        it is gone after ``agent_silence`` seconds without a poll. Observers must
+        be quick; one that raises is logged and the others go on. No events with
+        ``track_agents=False``.
+        """
+        return self._telemetry.events
+
+    def fleet(self, tenant: str | None = None, *, timeout: float = 10.0) -> list[AgentInfo]:
+        """The agents of ``tenant`` (None: of every tenant), each converged or not as of now.
+
+        Empty before ``start()``, after ``stop()`` and with ``track_agents=False``.
+        """
+        return self._telemetry.agents_now(tenant, timeout)
+
     def stats(self) -> ServerStats:
         """Return the server's counters."""
         service, http, auth = self._service, self._http, self._authenticator
@@ -236,6 +268,7 @@ class HubServer(StartStop):
             http.requests if http else 0,
             http.store_errors if http else 0,
             (auth.refused if auth else 0) + (http.access.auth_failures if http else 0),
+            len(fleet) if (fleet := self._telemetry.fleet) is not None else 0,
         )
 
     def start(self) -> Self:
@@ -275,76 +308,25 @@ class HubServer(StartStop):
             loop, stop_requested = self._loop, self._stop_requested
             if thread is None or loop is None or stop_requested is None:
                 return
-            self._grace = grace
+            self._serving.grace = grace
             self._loop = None
             loop.call_soon_threadsafe(stop_requested.set)
             thread.join()
 
     def _run(self) -> None:
         try:
-            asyncio.run(self._serve())
+            asyncio.run(self._serving.run(self._serves))
+        except ServeFailed as err:
+            self._startup_error = err
+        finally:
             # An aborted call leaves a reference cycle (its AbortError's traceback
             # holds the call's context) that keeps the grpc.aio runtime alive, and
             # with it a poller thread, until the garbage collector breaks it: now.
             gc.collect()
-        finally:
             # Whatever happened, start() must not wait forever.
             self._ready.set()
 
-    async def _serve(self) -> None:
-        loop = asyncio.get_running_loop()
-        address = join(self._host, self._requested_port)
-        server: Any = None
-        try:
-            server = grpc.aio.server(options=self._options)
-            server.add_generic_rpc_handlers(self._service.handlers())
-            port = self._add_port(server, address)
-            await server.start()
-        except Exception as err:
-            # The grpc.aio runtime (and its poller thread) lives as long as the server
-            # object: drop it here, not when the caller lets go of a traceback.
-            server = None
-            failed = err if isinstance(err, ServeFailed) else ServeFailed(address, str(err))
-            self._startup_error = failed
-            return
-        self._tenants.open(loop)
-        self._service.open(loop)
-        http = self._http
-        try:
-            if http is not None:
-                await http.start()
-        except ServeFailed as err:
-            # Nothing half started: the gRPC server goes too, and with it its runtime.
-            self._service.close()
-            await server.stop(None)
-            server = None
-            self._startup_error = err
-            return
-        self._stop_requested = asyncio.Event()
-        self._loop, self._port = loop, port
+    def _serves(self, port: int, stop_requested: asyncio.Event) -> None:
+        self._loop, self._port = asyncio.get_running_loop(), port
+        self._stop_requested = stop_requested
         self._ready.set()
-        try:
-            await self._stop_requested.wait()
-        finally:
-            try:
-                if http is not None:  # first: a write it finishes still wakes held polls
-                    await http.stop(self._grace)
-            finally:
-                self._service.close()
-                await server.stop(self._grace)
-                server = None
-
-    def _add_port(self, server: Any, address: str) -> int:
-        try:
-            if self._credentials is None:
-                port: int = server.add_insecure_port(address)
-            else:
-                port = server.add_secure_port(address, self._credentials)
-        except RuntimeError as err:
-            port, said = 0, str(err)
-        else:
-            said = "no port was bound"
-        if not port:
-            # gRPC's own words only point at its debug log; the operating system says why.
-            raise ServeFailed(address, bind_failure(self._host, self._requested_port) or said)
-        return port

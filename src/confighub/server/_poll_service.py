@@ -73,7 +73,7 @@ class AnsweredPoll(NamedTuple):
     started: int
     """When the poll arrived, in ``time.monotonic_ns()``."""
     hold: float
-    """How long the poll was held, in seconds (0 if it was answered at once)."""
+    """How long the poll waited for a change, in seconds (0 if it was answered at once)."""
 
 
 class PollObserver(Protocol):
@@ -169,8 +169,9 @@ class PollService:
         held = request.current_hash
         held_for = 0.0
         if view.hash == held and hold > 0:
+            waited = time.monotonic_ns()
             view = await self._held(tenant, request, key, view, hold)
-            held_for = (time.monotonic_ns() - started) / 1e9
+            held_for = (time.monotonic_ns() - waited) / 1e9
         if self._observers:
             answered = AnsweredPoll(tenant.name, peer, key, held, view, started, held_for)
             for observer in self._observers:
