@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -106,3 +108,43 @@ def test_a_snapshot_from_the_agent_reaches_on_snapshot() -> None:
         assert arrived.wait(TIMEOUT), "no snapshot arrived"
     assert received[0].tracepoint.ID == "tp-checkout"
     assert received[0].tracepoint.line_number == agent_target.TRACED_LINE
+
+
+def test_a_tracepoint_created_over_the_http_api_reaches_the_agent_and_fires() -> None:
+    """An operator POSTs a tracepoint; the agent picks it up, fires it, and a DELETE removes it."""
+    received: list[Any] = []
+    arrived = threading.Event()
+
+    def on_snapshot(snapshot: Any) -> None:
+        received.append(snapshot)
+        arrived.set()
+
+    body = {"tracepoint": {"path": "agent_target.py", "lineNumber": agent_target.TRACED_LINE}}
+    with (
+        HubServer(MemoryStore(), http_port=0, on_snapshot=on_snapshot) as server,
+        running_agent(server, trace=True) as agent,
+    ):
+        wait_until(lambda: served_hash(agent) == server.store.state.hash, "the empty config")
+        created = http_json(f"{server.http_url}/api/tracepoints", "POST", body)["created"]
+        wait_until(
+            lambda: trigger_ids(agent) == {f"agent_target.py#{agent_target.TRACED_LINE}"},
+            "the created tracepoint to reach the agent",
+        )
+        worker = threading.Thread(target=agent_target.checkout, args=(21,))
+        worker.start()
+        worker.join()
+        assert arrived.wait(TIMEOUT), "no snapshot arrived"
+        assert created["ID"] == received[0].tracepoint.ID
+
+        http_json(f"{server.http_url}/api/tracepoints/{created['ID']}", "DELETE")
+        wait_until(lambda: trigger_ids(agent) == set(), "the deleted tracepoint to leave")
+
+
+def http_json(url: str, method: str, body: object = None) -> Any:
+    """Send one JSON request with the standard library and return the decoded answer."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=TIMEOUT) as answer:
+        return json.load(answer)
