@@ -45,6 +45,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/wire.py
 	$(BIN)/python benchmarks/replay.py
 	$(BIN)/python benchmarks/large_config.py
+	$(BIN)/python benchmarks/management.py
 
 # Rebuild notebooks/*.ipynb from notebooks/sources/ and run them to fill in their outputs.
 notebooks: $(VENV)/.installed-dev

@@ -62,3 +62,18 @@ def test_large_config_benchmark_runs_through_the_wire_and_prints_every_figure() 
         assert figure in out
     ratios = re.findall(r"→ ratio ([\d.]+)  \(target <= [\d.]+\)", out)
     assert len(ratios) == 4
+
+
+def test_management_benchmark_runs_against_real_processes() -> None:
+    """benchmarks/management.py --quick writes over HTTP, GETs, polls, and prints every figure."""
+    out = run_quick("management.py")
+    for figure in (
+        "API write",
+        "GET /api/tracepoints",
+        "fleet view and metrics on",
+        "agents tracked",
+    ):
+        assert figure in out
+    per_agent = re.search(r"([\d,]+) bytes per agent", out)
+    assert per_agent is not None
+    assert int(per_agent.group(1).replace(",", "")) > 0
