@@ -7,9 +7,11 @@ test does not share a GIL with its clients, and answers commands on a ``Connecti
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import time
 import tracemalloc
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -22,14 +24,31 @@ from confighub import ConfigChange, ConfigHub
 from confighub.model import TracePoint
 from confighub.server import HubServer, MemoryStore
 from confighub.sources import GrpcPollSource
+from confighub.stores import SqliteStore
 
 
-def serve(size: int, observed: bool, conn: Connection) -> None:
+def serve(size: int, observed: bool, sqlite: bool, conn: Connection) -> None:
     """Serve ``size`` tracepoints over gRPC and HTTP; change one on "change" (the reference).
 
     ``observed`` turns the fleet view and the metrics on; off, polls are only answered.
+    ``sqlite`` serves from a ``SqliteStore`` in a temporary folder (``serve``'s default
+    store), else from a ``MemoryStore``.
     """
-    store = MemoryStore(config(size))
+    with tempfile.TemporaryDirectory() as folder:
+        store: MemoryStore | SqliteStore
+        if sqlite:
+            store = SqliteStore(Path(folder) / "hub.db")
+            store.set(config(size))
+        else:
+            store = MemoryStore(config(size))
+        try:
+            _serve(store, observed, conn)
+        finally:
+            if isinstance(store, SqliteStore):
+                store.close()
+
+
+def _serve(store: MemoryStore | SqliteStore, observed: bool, conn: Connection) -> None:
     with HubServer(
         store, http_port=0, max_hold=120, track_agents=observed, metrics=observed
     ) as server:
