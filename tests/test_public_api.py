@@ -125,6 +125,8 @@ EXPORTS: dict[str, list[str]] = {
     "confighub.server": [
         "DEFAULT_MAX_MESSAGE_SIZE",
         "HOLD_METADATA_KEY",
+        "AgentEvent",
+        "AgentInfo",
         "FileStore",
         "HubServer",
         "MemoryStore",

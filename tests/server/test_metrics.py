@@ -91,16 +91,17 @@ def test_polls_are_counted_by_tenant_and_answer() -> None:
     }
 
 
-def test_latency_is_of_polls_answered_at_once_and_held_polls_are_counted_apart() -> None:
-    """Polls of 0.3 ms and 20 ms fall in their buckets; one held 2 s is only counted as held."""
+def test_latency_leaves_out_the_wait_of_held_polls_which_are_counted_apart() -> None:
+    """Polls of 0.3 ms and 20 ms fall in their buckets; one held 2 s counts its 5 ms of work."""
     clock = Clock()
     metrics = PollMetrics(clock=clock)
     clock.now = 300_000
     metrics.polled(answered(VIEW, VIEW.hash, started=0))
     clock.now += 20 * MS
     metrics.polled(answered(VIEW, "", started=clock.now - 20 * MS))
-    clock.now += 2000 * MS
-    metrics.polled(answered(VIEW, VIEW.hash, started=clock.now - 2000 * MS, hold=2.0))
+    clock.now += 2005 * MS
+    metrics.polled(answered(VIEW, VIEW.hash, started=clock.now - 2005 * MS, hold=2.0))
+    metrics.holding(answered(VIEW, VIEW.hash, started=clock.now))  # counted once, answered
     samples = scraped(collector(metrics))
     bucket = {
         dict(labels)["le"]: value
@@ -109,11 +110,13 @@ def test_latency_is_of_polls_answered_at_once_and_held_polls_are_counted_apart()
     }
     assert bucket["0.00025"] == 0
     assert bucket["0.0005"] == 1
-    assert bucket["0.01"] == 1
-    assert bucket["0.025"] == 2
-    assert bucket["+Inf"] == 2
-    assert samples["confighub_poll_seconds_count", ()] == 2
-    assert samples["confighub_poll_seconds_sum", ()] == pytest.approx(0.0203)
+    assert bucket["0.0025"] == 1
+    assert bucket["0.005"] == 2
+    assert bucket["0.01"] == 2
+    assert bucket["0.025"] == 3
+    assert bucket["+Inf"] == 3
+    assert samples["confighub_poll_seconds_count", ()] == 3
+    assert samples["confighub_poll_seconds_sum", ()] == pytest.approx(0.0253)
     assert samples["confighub_polls_held_total", (("tenant", ""),)] == 1
     assert polls(samples) == {"/no_change": 2, "/update": 1}
 

@@ -41,12 +41,15 @@ parsed, with at most 128 resource attributes whose keys and values are at most
 from __future__ import annotations
 
 from confighub._wire.keys import HOLD_METADATA_KEY
+from confighub.server._fleet import AgentEvent, AgentInfo
 from confighub.server._hub_server import DEFAULT_MAX_MESSAGE_SIZE, HubServer, ServerStats
 from confighub.stores import FileStore, MemoryStore, Store, StoreState
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
     "HOLD_METADATA_KEY",
+    "AgentEvent",
+    "AgentInfo",
     "FileStore",
     "HubServer",
     "MemoryStore",

@@ -115,6 +115,10 @@ class Fleet:
         """Each agent's ``seen``, ``converged``, ``behind`` and ``gone``, on the server's loop."""
         return self._events.observable
 
+    def holding(self, poll: AnsweredPoll) -> None:
+        """Note a poll about to be held: its agent holds its view's config (converged) now."""
+        self.polled(poll)
+
     def polled(self, poll: AnsweredPoll) -> None:
         """Note ``poll``: a new agent, one still current or behind, or one that changed."""
         tenant, peer, key, held, view, _, _ = poll

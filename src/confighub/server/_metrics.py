@@ -11,13 +11,10 @@ read through callables. Each server has a registry of its own
 process do not collide.
 
 Poll latency (``confighub_poll_seconds``) is the server's own time: from a
-poll's arrival to its answer, for the polls answered at once. A held poll waits
-for a change, or up to ``max_hold`` seconds, because its client asked it to;
-those seconds would bury the server's time under the clients' choice, and
-``AnsweredPoll.hold`` runs from the arrival, so a held poll's own work cannot be
-told apart from its wait. Held polls are counted apart instead
-(``confighub_polls_held_total``): they do the same work as the others, once
-before the hold and once on waking. The answer is timed when the server has
+poll's arrival to its answer, less the time a held poll waited for a change (up
+to ``max_hold`` seconds, because its client asked it to: those seconds would
+bury the server's time under the clients' choice). Held polls are also counted
+apart (``confighub_polls_held_total``). The answer is timed when the server has
 chosen it: serializing a new view's UPDATE body, done once per view and hash,
 comes after.
 
@@ -98,18 +95,21 @@ class PollMetrics:
         self._buckets = [0] * len(_LE)
         self._ns = 0
 
+    def holding(self, poll: AnsweredPoll) -> None:
+        """Nothing: a held poll is counted once, when it is answered."""
+
     def polled(self, poll: AnsweredPoll) -> None:
-        """Count ``poll``, and its latency unless it was held."""
+        """Count ``poll``, and its latency without the time it waited held."""
         tenant, _, _, held, view, started, hold = poll
         counts = self._by_tenant.get(tenant)
         if counts is None:
             counts = self._row(tenant)
         # _UPDATE is _NO_CHANGE + 1: a poll whose hash is not the view's is answered UPDATE.
         counts[held != view.hash] += 1
+        elapsed = self._clock() - started
         if hold:
             counts[_HELD] += 1
-            return
-        elapsed = self._clock() - started
+            elapsed -= int(hold * 1e9)
         self._buckets[bisect_left(_BOUNDS_NS, elapsed)] += 1
         self._ns += elapsed
 

@@ -79,6 +79,10 @@ class AnsweredPoll(NamedTuple):
 class PollObserver(Protocol):
     """Told of every poll answered (the fleet view, the metrics); must be quick."""
 
+    def holding(self, poll: AnsweredPoll) -> None:
+        """``poll`` holds its view's hash and is about to be held (``poll.hold`` is 0)."""
+        ...
+
     def polled(self, poll: AnsweredPoll) -> None:
         """``poll`` was answered (or is about to be, with its UPDATE body still to make)."""
         ...
@@ -169,6 +173,11 @@ class PollService:
         held = request.current_hash
         held_for = 0.0
         if view.hash == held and hold > 0:
+            if self._observers:
+                # Told now, not only when answered: a held client holds the current config.
+                holding = AnsweredPoll(tenant.name, peer, key, held, view, started, 0.0)
+                for observer in self._observers:
+                    observer.holding(holding)
             waited = time.monotonic_ns()
             view = await self._held(tenant, request, key, view, hold)
             held_for = (time.monotonic_ns() - waited) / 1e9
