@@ -14,7 +14,7 @@ from tests.support.threads import alive, started_since
 
 
 def test_demo_prints_every_scripted_change_and_exits(capsys: pytest.CaptureFixture[str]) -> None:
-    """`confighub demo` serves, long-polls and edits a file on its own, prints it all, exits 0."""
+    """`confighub demo` edits a file, then writes over HTTP, on its own; prints it all, exits 0."""
     before = alive()
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
@@ -27,6 +27,12 @@ def test_demo_prints_every_scripted_change_and_exits(capsys: pytest.CaptureFixtu
     assert "field 'line' = 'soon'" in out
     assert "kept the last good config" in out
     assert "done: 6 changes" in out
+    # The second act: an operator over the HTTP API, two long-polling agents, the fleet view.
+    assert re.search(r"HTTP API on http://127\.0\.0\.1:\d+", out)
+    assert re.search(r"every agent holds it \d+ ms after the write", out)
+    assert "2 agents: 2 converged, 0 behind" in out
+    assert "412 Precondition Failed: the config changed" in out
+    assert "done: 6 changes seen by 2 agents" in out
     assert not started_since(before)
 
 

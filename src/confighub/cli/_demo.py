@@ -6,7 +6,8 @@ temporary copy of the bundled example file from a ``FileStore``; a
 file (a tracepoint added, one changed, one removed, a bad edit the server
 refuses, a custom tracepoint added from code and removed) and two observers
 print what they see: every change, and only changes touching one file. Each
-edit waits for its change to arrive, so the demo ends by itself in seconds.
+edit waits for its change to arrive, so the demo ends by itself in seconds. Its
+second act (``confighub.cli._demo_api``) manages a running server over HTTP.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from confighub._internal.text import counted, short_hash
+from confighub.cli._demo_api import run_api_act
 from confighub.cli._render import render_change
 from confighub.events import ConfigChange
 from confighub.exceptions import TracePointFileError
@@ -100,7 +102,7 @@ def scripted_edits(base: tuple[TracePoint, ...]) -> Iterator[tuple[str, Edit, Ex
 def run_demo(
     console: Console | None = None, *, record: Path | None = None, pause: float = 0.0
 ) -> int:
-    """Run the scenario, printing each change; returns the number of changes seen.
+    """Run both acts, printing each change; returns the number of changes seen.
 
     ``record`` names a tape to record the client's changes to (see
     ``confighub.tapes``); ``pause`` is how long to wait, in seconds, before each edit.
@@ -109,8 +111,9 @@ def run_demo(
     log = logging.getLogger("confighub")
     level = log.level
     log.setLevel(logging.CRITICAL)
+    out = console or Console()
     try:
-        return _Scenario(console or Console(), record, pause).run()
+        return _Scenario(out, record, pause).run() + run_api_act(out)
     finally:
         log.setLevel(level)
 

@@ -225,5 +225,5 @@ def agents_command(*, client: ManagementClient) -> None:
     agents = client.agents()
     out = console()
     if agents:
-        out.print(agents_table(agents, time.time()))
+        out.print(agents_table(agents, time.time(), out.width))
     out.print(agents_summary(agents))

@@ -7,7 +7,8 @@ files and servers, and a ``[`` in one must show as itself.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+import re
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -35,7 +36,13 @@ __all__ = [
     "tracepoint_table",
 ]
 
-_RESOURCE_SHOWN: Final = 40
+_RESOURCE_MIN: Final = 12
+# gRPC names a peer ``ipv4:127.0.0.1:50000``; the address says the family already.
+_PEER_FAMILY: Final = re.compile(r"^ipv[46]:")
+_COLUMN_GAP: Final = 3
+"""Between two columns of a ``box.SIMPLE_HEAD`` table: a space either side of a hidden rule."""
+_RESOURCE_SHOWN: Final = 200
+"""Characters of a resource kept for a table cell, which ends it in an ellipsis where narrower."""
 """Characters of an agent's resource shown in its row: enough to tell agents apart."""
 _UNITS: Final = (("d", 86400), ("h", 3600), ("min", 60))
 
@@ -111,10 +118,14 @@ def _as_json(item: Item) -> Any:
     return _tracepoint_json(item) if isinstance(item, TracePoint) else repr(item)
 
 
-def _table(*columns: str) -> Table:
+def _table(*columns: str, shortened: Collection[str] = ()) -> Table:
+    # Ids fold onto more lines, whole; a ``shortened`` column (a resource) ends in an ellipsis.
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     for column in columns:
-        table.add_column(column, overflow="fold")
+        if column in shortened:
+            table.add_column(column, no_wrap=True, overflow="ellipsis")
+        else:
+            table.add_column(column, overflow="fold")
     return table
 
 
@@ -150,22 +161,45 @@ def _seconds_since(stamp: object, now: float) -> float:
 def _resource(value: object) -> str:
     if isinstance(value, Mapping):
         value = ", ".join(f"{key}={item}" for key, item in value.items())
-    return cut(str(value or "-"), _RESOURCE_SHOWN)
+    return str(value or "-")[:_RESOURCE_SHOWN]
 
 
-def agents_table(agents: Sequence[Mapping[str, Any]], now: float) -> Table:
-    """A row per agent: tenant, peer, resource, hash held, converged or behind, last seen."""
-    table = _table("TENANT", "PEER", "RESOURCE", "HASH", "STATE", "LAST SEEN")
-    for agent in agents:
-        converged = agent.get("converged") is True
-        table.add_row(
-            Text(cut(str(agent.get("tenant") or "-"), 60)),
-            Text(cut(str(agent.get("peer", "?")), 60)),
+def agents_table(
+    agents: Sequence[Mapping[str, Any]], now: float, width: int | None = None
+) -> Table:
+    """A row per agent: tenant, peer, resource, hash held, converged or behind, last seen.
+
+    The tenant column is left out when no agent has one (tenancy off).
+
+    Within ``width`` columns (a console's), the resource is shortened, the rest kept whole.
+    """
+    tenants = any(agent.get("tenant") for agent in agents)
+    headers = ("TENANT", "PEER", "RESOURCE", "HASH", "STATE", "LAST SEEN")[0 if tenants else 1 :]
+    table = _table(*headers, shortened={"RESOURCE"})
+    rows = [
+        (
+            *((Text(cut(str(agent.get("tenant") or "-"), 60)),) if tenants else ()),
+            Text(cut(_PEER_FAMILY.sub("", str(agent.get("peer", "?"))), 60)),
             Text(_resource(agent.get("resource"))),
             Text(short_hash(str(agent.get("hash") or ""))),
-            Text("converged", style="green") if converged else Text("behind", style="yellow"),
+            Text("converged", style="green")
+            if agent.get("converged") is True
+            else Text("behind", style="yellow"),
             Text(ago(_seconds_since(agent.get("lastSeen"), now))),
         )
+        for agent in agents
+    ]
+    for row in rows:
+        table.add_row(*row)
+    # Every column but the resource keeps its width; a narrow terminal shortens the resource.
+    kept = 0
+    for index, column in enumerate(table.columns):
+        if column.header != "RESOURCE":
+            column.min_width = max([len(str(column.header)), *(len(row[index]) for row in rows)])
+            kept += column.min_width + _COLUMN_GAP
+    if width is not None:
+        kept -= _COLUMN_GAP  # gaps are between columns: one fewer than the columns kept
+        table.columns[headers.index("RESOURCE")].max_width = max(_RESOURCE_MIN, width - kept)
     return table
 
 
