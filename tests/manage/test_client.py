@@ -6,10 +6,12 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from confighub import TracePoint, config_hash
+from confighub import ConfigHub, TracePoint, config_hash
 from confighub.exceptions import ManagementError
 from confighub.manage import ManagementClient, Written
 from confighub.server import HubServer, MemoryStore
+from confighub.sources import GrpcPollSource
+from tests.support.waiting import wait_until
 
 CHECKOUT = TracePoint("checkout", "shop/checkout.py", 42)
 CART = TracePoint("cart", "shop/cart.py", 17, {"log_msg": "cart {size}"})
@@ -110,6 +112,25 @@ def test_delete_of_an_unknown_id_is_a_404(client: ManagementClient) -> None:
         client.delete("x" * 5000)
     assert caught.value.status == 404
     assert len(str(caught.value)) < 1500
+
+
+def test_agents_after_a_poll(server: HubServer, client: ManagementClient) -> None:
+    """A GrpcPollSource that polled twice is listed, converged on the hash it holds.
+
+    Its first poll is answered with the config, so it is behind until a poll holding it.
+    """
+    with ConfigHub() as hub:
+        source = GrpcPollSource(server.target, hub, resource={"service": "shop"})
+        source.poll_once()
+        assert client.agents()[0]["converged"] is False
+        source.poll_once()
+        source.stop()
+    wait_until(lambda: bool(client.agents()), "the agent to be listed")
+    [agent] = client.agents()
+    assert agent["converged"] is True
+    assert agent["hash"] == config_hash([CHECKOUT])
+    assert agent["resource"] == {"service": "shop"}
+    assert {"tenant", "peer", "firstSeen", "lastSeen"} <= agent.keys()
 
 
 def test_tenants_are_routed_by_header(store: MemoryStore) -> None:
