@@ -91,3 +91,13 @@ def test_deep_agent_example_prints_the_first_config(capsys: pytest.CaptureFixtur
         finally:
             namespace["agent"].shutdown()
     assert printed[0] == "['shop/checkout.py#42']"
+
+
+def test_fleet_view_example_prints_what_its_comments_say(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The python block under "### Managing a running server" prints its trailing ``# `` lines."""
+    (block,) = _blocks("### Managing a running server", "python")
+    exec(compile(block, str(README), "exec"), {"__name__": "readme"})
+    promised = re.findall(r"^# (.*)$", block.split("\n\n")[-1], re.MULTILINE)
+    assert capsys.readouterr().out.splitlines() == promised

@@ -36,14 +36,14 @@ __all__ = [
     "tracepoint_table",
 ]
 
-_RESOURCE_MIN: Final = 12
 # gRPC names a peer ``ipv4:127.0.0.1:50000``; the address says the family already.
 _PEER_FAMILY: Final = re.compile(r"^ipv[46]:")
 _COLUMN_GAP: Final = 3
 """Between two columns of a ``box.SIMPLE_HEAD`` table: a space either side of a hidden rule."""
+_RESOURCE_MIN: Final = 12
+"""Columns an agent's resource keeps however narrow the terminal."""
 _RESOURCE_SHOWN: Final = 200
 """Characters of a resource kept for a table cell, which ends it in an ellipsis where narrower."""
-"""Characters of an agent's resource shown in its row: enough to tell agents apart."""
 _UNITS: Final = (("d", 86400), ("h", 3600), ("min", 60))
 
 

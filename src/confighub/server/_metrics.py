@@ -225,7 +225,7 @@ class ServerCollector:
             ),
             HistogramMetricFamily(
                 "confighub_poll_seconds",
-                "Seconds from a poll's arrival to its answer, of the polls answered at once.",
+                "Seconds from a poll's arrival to its answer, less the time it was held.",
             ),
             GaugeMetricFamily("confighub_held_polls", "Polls being held now."),
             GaugeMetricFamily("confighub_agents", "Agents polling, by state.", labels=("state",)),
