@@ -9,7 +9,6 @@ each writer had in flight at the kill is either wholly there or not at all.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import signal
@@ -17,12 +16,12 @@ import subprocess
 import sys
 import threading
 import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from confighub.model import TracePoint, config_hash
+from tests.support.http_json import send
 from tests.support.waiting import TIMEOUT
 
 WRITERS = 8
@@ -60,16 +59,6 @@ def serving(db: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
         child.wait(TIMEOUT)
         if child.stderr is not None:
             child.stderr.close()
-
-
-def send(url: str, method: str, body: object = None) -> Any:
-    """One HTTP request; the decoded JSON answer (an HTTPError for a refusal)."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(
-        url, data=data, method=method, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=TIMEOUT) as answer:
-        return json.load(answer)
 
 
 class Writers:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ from confighub.server import FileStore, HubServer, MemoryStore
 from tests.support import agent_target
 from tests.support.deep_agent import start_agent, trigger_ids
 from tests.support.edits import replace_file
+from tests.support.http_json import send
 from tests.support.waiting import TIMEOUT, wait_until
 
 CART = TracePoint("tp-cart", "cart.py", 12, {"fire_count": "-1"})
@@ -125,7 +124,7 @@ def test_a_tracepoint_created_over_the_http_api_reaches_the_agent_and_fires() ->
         running_agent(server, trace=True) as agent,
     ):
         wait_until(lambda: served_hash(agent) == server.store.state.hash, "the empty config")
-        created = http_json(f"{server.http_url}/api/tracepoints", "POST", body)["created"]
+        created = send(f"{server.http_url}/api/tracepoints", "POST", body)["created"]
         wait_until(
             lambda: trigger_ids(agent) == {f"agent_target.py#{agent_target.TRACED_LINE}"},
             "the created tracepoint to reach the agent",
@@ -136,15 +135,5 @@ def test_a_tracepoint_created_over_the_http_api_reaches_the_agent_and_fires() ->
         assert arrived.wait(TIMEOUT), "no snapshot arrived"
         assert created["ID"] == received[0].tracepoint.ID
 
-        http_json(f"{server.http_url}/api/tracepoints/{created['ID']}", "DELETE")
+        send(f"{server.http_url}/api/tracepoints/{created['ID']}", "DELETE")
         wait_until(lambda: trigger_ids(agent) == set(), "the deleted tracepoint to leave")
-
-
-def http_json(url: str, method: str, body: object = None) -> Any:
-    """Send one JSON request with the standard library and return the decoded answer."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(
-        url, data=data, method=method, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=TIMEOUT) as answer:
-        return json.load(answer)
