@@ -49,6 +49,9 @@ __all__ = [
     "stop_on_signals",
 ]
 
+_SIGNAL_CHECK: Final = 0.1
+"""Seconds between the main thread's wake-ups while serving: the delay of a signal at most."""
+
 DEFAULT_STORE: Final = "sqlite:confighub.db"
 """What ``serve`` serves given neither FILE nor ``--store``: a file in the working folder."""
 
@@ -205,7 +208,11 @@ def serve_store(
                     _where(server, settings),
                     ", SIGHUP reloads" if file is not None else "",
                 )
-                stop.wait()
+                # In slices, not one wait: a signal the kernel hands to another thread (gRPC's,
+                # the loop's) runs its Python handler only when this thread next wakes, so one
+                # long wait could leave a SIGHUP, or a SIGTERM, unanswered until something else.
+                while not stop.wait(_SIGNAL_CHECK):
+                    pass
         finally:
             server.stop()
         unsubscribe()
