@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from confighub.files import dump_tracepoints
 from confighub.server import FileStore, HubServer, MemoryStore
 from tests.http.conftest import CART, CHECKOUT, call
 from tests.http.stores import FailingStore, PlainStore
+from tests.support.waiting import TIMEOUT
 
 BODY = {"tracepoint": {"path": "shop/pay.py", "line_number": 30}}
 
@@ -253,6 +255,8 @@ def test_a_request_past_the_header_limits_is_refused_and_logged_without_its_word
         url = f"{server.http_url}/api/tracepoints"
         answer = call("GET", url, headers={"Authorization": "Bearer " + "SECRET" * 2000})
         assert answer.status == 400
+        assert "SECRET" not in answer.body.decode()
+        assert answer.error.endswith("a line or a header of it is too long")
         headers = {"Authorization": "Bearer t0ken"}
         assert call("GET", url, headers=headers).status == 200
     logged = "\n".join(
@@ -260,3 +264,29 @@ def test_a_request_past_the_header_limits_is_refused_and_logged_without_its_word
     )
     assert "SECRET" not in logged
     assert "a malformed HTTP request (400)" in logged
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"GET /api/tracepoints HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer SECRET\x01\r\n\r\n",
+        b"GET /api/trace\x00SECRET HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"SECRET /api/tracepoints\r\n\r\n",
+    ],
+)
+def test_a_request_aiohttp_cannot_parse_is_answered_in_json_quoting_none_of_it(
+    raw: bytes, store: MemoryStore
+) -> None:
+    """A bad header character, a NUL in the path, a broken request line: JSON 400, no echo."""
+    with (
+        HubServer(store, http_port=0, token="t0ken") as server,
+        socket.create_connection(("127.0.0.1", server.http_port), timeout=TIMEOUT) as peer,
+    ):
+        peer.sendall(raw)
+        answer = b""
+        while chunk := peer.recv(4096):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.split(b"\r\n")[0].split(b" ")[1] == b"400"
+    assert b"SECRET" not in answer
+    assert json.loads(body)["error"].startswith("a malformed HTTP request")

@@ -51,6 +51,7 @@ from confighub.server._http_errors import (
     store_refusal,
 )
 from confighub.server._http_probes import Agents, Metrics, Probes, echo, healthz
+from confighub.server._http_quiet import quiet
 from confighub.server._http_routes import TracePointRoutes
 from confighub.server._listener import TlsSetting, join
 from confighub.server._tenants import Tenant, Tenants
@@ -173,6 +174,7 @@ class HttpApi:
             logger=ProtocolLog(self._audit),
         )
         await runner.setup()
+        quiet(runner.server)
         try:
             site = web.TCPSite(
                 runner, self._host or None, self._requested_port, ssl_context=self._ssl_context

@@ -8,7 +8,8 @@ confighub exception's, which are bounded and never quote a credential; what an
 unexpected exception says is logged, never sent.
 
 A request too malformed to reach the app (a line or header past aiohttp's
-limits, a broken request line) is answered by aiohttp itself; ``ProtocolLog``
+limits, a broken request line) is answered by aiohttp's protocol layer, in the
+same JSON and without quoting it (``confighub.server._http_quiet``); ``ProtocolLog``
 keeps what aiohttp would log of it (a traceback quoting the start of the
 offending line, which may be an ``Authorization`` header) out of the logs, and
 notes it as a refusal in the audit log instead, which rate-limits it.
