@@ -48,13 +48,21 @@ _REGISTERED_SCHEMES: Final = {
 class Authenticator:
     """Accepts clients that present ``Bearer <token>`` or ``Basic base64(user:password)``.
 
-    Either or both may be configured; ``refusal`` says why a call's headers are refused.
+    Either or both may be configured; ``refusal`` says why a call's headers are refused,
+    naming where they come from as ``carried_in`` says (gRPC metadata, an HTTP header).
     """
 
-    def __init__(self, *, token: str | None = None, basic: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        token: str | None = None,
+        basic: str | None = None,
+        carried_in: str = f"'{AUTHORIZATION_KEY}' metadata",
+    ) -> None:
         check_credentials(token, basic, allow_both=True)
         if token is None and basic is None:
             raise ValueError("an Authenticator needs a token, basic credentials or both")
+        self._carried_in = carried_in
         self._accepted: dict[str, bytes] = {}
         if token is not None:
             self._accepted["bearer"] = token.encode("utf-8")
@@ -71,9 +79,9 @@ class Authenticator:
         One value is expected: with several, which one counts would be a guess.
         """
         if not headers:
-            return f"missing '{AUTHORIZATION_KEY}' metadata: this server expects {self._expected}"
+            return f"missing {self._carried_in}: this server expects {self._expected}"
         if len(headers) > 1:
-            return f"more than one {AUTHORIZATION_KEY} header: send one, {self._expected}"
+            return f"more than one {self._carried_in}: send one, {self._expected}"
         scheme, credential = _split(headers[0])
         expected = self._accepted.get(scheme.lower())
         if expected is None:
@@ -84,7 +92,7 @@ class Authenticator:
         if hmac.compare_digest(credential.strip().encode("utf-8", "surrogatepass"), expected):
             return None
         what = "bearer token" if scheme.lower() == "bearer" else "basic credentials"
-        return f"invalid {what} in '{AUTHORIZATION_KEY}' metadata"
+        return f"invalid {what} in {self._carried_in}"
 
 
 def _split(header: str) -> tuple[str, str]:

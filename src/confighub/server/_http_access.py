@@ -48,7 +48,9 @@ class HttpAccess:
         self._audit = audit
         self._authenticator = None
         if token is not None or basic is not None:
-            self._authenticator = Authenticator(token=token, basic=basic)
+            self._authenticator = Authenticator(
+                token=token, basic=basic, carried_in="'Authorization' header"
+            )
         schemes = [name for name, given in (("Bearer", token), ("Basic", basic)) if given]
         self._challenge = ", ".join(f'{scheme} realm="confighub"' for scheme in schemes)
         self.auth_failures = 0
@@ -59,9 +61,7 @@ class HttpAccess:
             return
         refusal = self._authenticator.refusal(request.headers.getall("Authorization", []))
         if refusal is not None:
-            # The checker speaks of gRPC metadata; here the same value is a header.
-            words = refusal.replace("'authorization' metadata", "'Authorization' header")
-            raise self._unauthorized(request, words, {"WWW-Authenticate": self._challenge})
+            raise self._unauthorized(request, refusal, {"WWW-Authenticate": self._challenge})
 
     def tenant(self, request: web.Request) -> Tenant:
         """The tenant the request names; ``ApiError`` 401 (none named), 400 or 503 if refused."""
