@@ -47,6 +47,9 @@ def test_a_refused_request_is_a_401_that_echoes_nothing(
     assert answer.headers["WWW-Authenticate"] == 'Bearer realm="confighub", Basic realm="confighub"'
     for secret in ("wrong-guess-123", "d3Jvbmc6Z3Vlc3M=", "abc"):
         assert secret not in answer.error
+    assert "metadata" not in answer.error  # HTTP's words, not gRPC's
+    if sent is None:
+        assert answer.error.startswith("missing 'Authorization' header")
     assert "ETag" not in answer.headers
     assert guarded.stats().auth_failures == 1
 
