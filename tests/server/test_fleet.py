@@ -99,9 +99,9 @@ def test_agents_lists_each_agent_decoded_sorted_by_tenant_then_peer() -> None:
     fleet.polled(answered(OLD, OLD.hash, peer="ipv4:10.0.0.9:1", key=key))
     resource = {"service": "cart", "replicas": 3, "canary": True}
     assert fleet.agents() == [
-        AgentInfo(DEFAULT_TENANT, resource, "ipv4:10.0.0.2:1", 105.0, 105.0, "", False),
-        AgentInfo(DEFAULT_TENANT, resource, "ipv4:10.0.0.9:1", 100.0, 110.0, OLD.hash, True),
-        AgentInfo("acme", resource, "ipv4:10.0.0.2:1", 105.0, 105.0, OLD.hash, True),
+        AgentInfo(DEFAULT_TENANT, resource, "ipv4:10.0.0.2:1", 105.0, 105.0, "", False, 105.0),
+        AgentInfo(DEFAULT_TENANT, resource, "ipv4:10.0.0.9:1", 100.0, 110.0, OLD.hash, True, 100.0),
+        AgentInfo("acme", resource, "ipv4:10.0.0.2:1", 105.0, 105.0, OLD.hash, True, 105.0),
     ]
     assert [agent.peer for agent in fleet.agents("acme")] == ["ipv4:10.0.0.2:1"]
     assert fleet.agents("nobody") == []
@@ -280,9 +280,30 @@ def test_agents_json_writes_times_in_rfc_3339_and_bytes_in_base64() -> None:
                 "lastSeen": "2023-11-14T22:13:20.250Z",
                 "hash": OLD.hash,
                 "converged": True,
+                "since": "2023-11-14T22:13:20.250Z",
             }
         ]
     }
+
+
+def test_since_is_the_poll_that_turned_the_agent() -> None:
+    """Converged at 100, behind from 110, converged again from 120; found behind: its last poll."""
+    clock = Clock(100.0)
+    fleet = Fleet(clock=clock)
+    fleet.polled(answered(OLD, OLD.hash))
+    clock.now = 105.0
+    fleet.polled(answered(OLD, OLD.hash))
+    assert [agent.since for agent in fleet.agents()] == [100.0]
+    clock.now = 110.0
+    fleet.polled(answered(OLD, ""))
+    assert [(agent.converged, agent.since) for agent in fleet.agents()] == [(False, 110.0)]
+    clock.now = 120.0
+    fleet.polled(answered(OLD, OLD.hash))
+    clock.now = 130.0
+    fleet.polled(answered(OLD, OLD.hash))
+    assert [(agent.converged, agent.since) for agent in fleet.agents()] == [(True, 120.0)]
+    found = fleet.agents(current=lambda tenant, key: "a newer hash")
+    assert [(agent.converged, agent.since) for agent in found] == [(False, 130.0)]
 
 
 @pytest.mark.parametrize(

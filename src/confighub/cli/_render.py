@@ -167,14 +167,16 @@ def _resource(value: object) -> str:
 def agents_table(
     agents: Sequence[Mapping[str, Any]], now: float, width: int | None = None
 ) -> Table:
-    """A row per agent: tenant, peer, resource, hash held, converged or behind, last seen.
+    """A row per agent: tenant, peer, resource, hash, converged or behind, since, last seen.
 
     The tenant column is left out when no agent has one (tenancy off).
 
     Within ``width`` columns (a console's), the resource is shortened, the rest kept whole.
     """
     tenants = any(agent.get("tenant") for agent in agents)
-    headers = ("TENANT", "PEER", "RESOURCE", "HASH", "STATE", "LAST SEEN")[0 if tenants else 1 :]
+    headers = ("TENANT", "PEER", "RESOURCE", "HASH", "STATE", "SINCE", "LAST SEEN")[
+        0 if tenants else 1 :
+    ]
     table = _table(*headers, shortened={"RESOURCE"})
     rows = [
         (
@@ -185,6 +187,7 @@ def agents_table(
             Text("converged", style="green")
             if agent.get("converged") is True
             else Text("behind", style="yellow"),
+            Text(ago(_seconds_since(agent.get("since"), now))),
             Text(ago(_seconds_since(agent.get("lastSeen"), now))),
         )
         for agent in agents

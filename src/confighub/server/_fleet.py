@@ -62,6 +62,9 @@ class AgentInfo(NamedTuple):
     """The hash it said it holds at its latest poll (its first 64 characters)."""
     converged: bool
     """Whether that hash is its view's: at its latest poll, or as ``Fleet.agents`` was told."""
+    since: float
+    """Since when it has been converged (or behind), in seconds since the epoch: the poll that
+    made it so; for an agent found behind by ``Fleet.agents``, its latest poll."""
 
 
 class AgentEvent(NamedTuple):
@@ -73,12 +76,13 @@ class AgentEvent(NamedTuple):
 
 class _Agent:
     # The tuple that keys the agent holds its tenant, peer and key: each object kept once.
-    __slots__ = ("converged", "first_seen", "hash", "ident", "last_seen")
+    __slots__ = ("converged", "first_seen", "hash", "ident", "last_seen", "since")
 
     def __init__(self, ident: _Ident, seen: float, held: str, converged: bool) -> None:
         self.ident = ident
         self.first_seen = seen
         self.last_seen = seen
+        self.since = seen  # the same float object: an agent costs one slot more, not a float
         self.hash = held
         self.converged = converged
 
@@ -224,6 +228,7 @@ class Fleet:
 
     def _turned(self, agent: _Agent, converged: bool) -> None:
         agent.converged = converged
+        agent.since = agent.last_seen
         counts = self._by_tenant[agent.ident[0]]
         counts[converged] += 1
         counts[not converged] -= 1
@@ -247,8 +252,16 @@ class Fleet:
 
 def _info(agent: _Agent, converged: bool) -> AgentInfo:
     tenant, peer, key = agent.ident
+    since = agent.since if converged == agent.converged else agent.last_seen
     return AgentInfo(
-        tenant, _resource(key), peer, agent.first_seen, agent.last_seen, agent.hash, converged
+        tenant,
+        _resource(key),
+        peer,
+        agent.first_seen,
+        agent.last_seen,
+        agent.hash,
+        converged,
+        since,
     )
 
 
@@ -281,6 +294,7 @@ def agents_json(agents: list[AgentInfo]) -> dict[str, list[dict[str, object]]]:
                 "lastSeen": _rfc3339(agent.last_seen),
                 "hash": agent.hash,
                 "converged": agent.converged,
+                "since": _rfc3339(agent.since),
             }
             for agent in agents
         ]
