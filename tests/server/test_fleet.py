@@ -332,3 +332,14 @@ def test_an_agent_costs_under_2_kib_at_10000_agents() -> None:
     grown = after - before
     assert len(fleet) == 10_000
     assert grown / 10_000 < 2048
+
+
+def test_the_resources_kept_are_bounded_in_bytes_not_only_in_agents() -> None:
+    """Agents of 10 KiB resources past a 25 KiB budget: the longest silent go, each told gone."""
+    events: list[AgentEvent] = []
+    fleet = Fleet(clock=Clock(), max_resource_bytes=25 * 1024)
+    fleet.events.subscribe(events.append)
+    for n in range(5):
+        fleet.polled(answered(OLD, OLD.hash, peer=f"p{n}", key=key_of(blob="x" * 10 * 1024)))
+    assert [agent.peer for agent in fleet.agents()] == ["p3", "p4"]
+    assert [event.agent.peer for event in events if event.kind == "gone"] == ["p0", "p1", "p2"]

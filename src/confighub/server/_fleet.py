@@ -9,9 +9,11 @@ and publishes each agent's arrival, convergence, falling behind and departure.
 It sits on the poll path, so a poll of a known agent costs a dict lookup, a
 move to the end of an ``OrderedDict`` and a comparison; events are built only
 when someone observes them. Clients choose their peers and resources, so the
-agents are bounded (``max_agents``, the longest silent forgotten first) and
-each costs one small slotted record that shares the tenant name, the key bytes
-and the view's hash string with the server rather than copying them. Agents
+agents are bounded (``max_agents``, the longest silent forgotten first), and so
+are the bytes of their resources together (``max_resource_bytes``: a client may
+send 64 KiB of resource per poll), and each costs one small slotted record that
+shares the tenant name, the key bytes and the view's hash string with the server
+rather than copying them. Agents
 silent for ``silence`` seconds are forgotten by ``sweep()``; the dict is in
 poll order, so a sweep reads only the agents it forgets (and one more). Not
 thread-safe: the server uses it from its event loop only.
@@ -37,9 +39,12 @@ from confighub._internal.text import shown
 from confighub._wire.anyvalue import AnyValueError, decode
 from confighub.server._poll_service import AnsweredPoll
 
-__all__ = ["AgentEvent", "AgentInfo", "Fleet", "agents_json"]
+__all__ = ["DEFAULT_MAX_RESOURCE_BYTES", "AgentEvent", "AgentInfo", "Fleet", "agents_json"]
 
 logger = logging.getLogger("confighub.server")
+
+DEFAULT_MAX_RESOURCE_BYTES: Final = 64 * 1024 * 1024
+"""The bytes of the agents' resources the fleet view keeps at most, all agents together."""
 
 _MAX_HELD: Final = 64
 """Characters of a held hash kept: this server's are 32, and clients choose what they send."""
@@ -95,12 +100,17 @@ class Fleet:
         *,
         silence: float = 300.0,
         max_agents: int = 100_000,
+        max_resource_bytes: int = DEFAULT_MAX_RESOURCE_BYTES,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not (math.isfinite(silence) and silence > 0):
             raise ValueError(f"silence must be a finite number of seconds > 0, got {silence!r}")
         if max_agents < 1:
             raise ValueError(f"max_agents must be >= 1, got {max_agents!r}")
+        if max_resource_bytes < 1:
+            raise ValueError(f"max_resource_bytes must be >= 1, got {max_resource_bytes!r}")
+        self._max_resource_bytes = max_resource_bytes
+        self._resource_bytes = 0
         self._silence = silence
         self._max_agents = max_agents
         self._clock = clock
@@ -215,7 +225,10 @@ class Fleet:
 
     def _arrived(self, ident: _Ident, held: str, current: str) -> None:
         agents = self._agents
-        if len(agents) >= self._max_agents:
+        self._resource_bytes += len(ident[2])
+        while agents and (
+            len(agents) >= self._max_agents or self._resource_bytes > self._max_resource_bytes
+        ):
             _, oldest = agents.popitem(last=False)
             self._gone(oldest)
         converged = held == current
@@ -237,6 +250,7 @@ class Fleet:
 
     def _gone(self, agent: _Agent) -> None:
         tenant = agent.ident[0]
+        self._resource_bytes -= len(agent.ident[2])
         counts = self._by_tenant[tenant]
         counts[agent.converged] -= 1
         if counts == [0, 0]:  # a tenant whose agents are all gone leaves no entry behind
