@@ -41,6 +41,7 @@ def file(tmp_path: Path) -> Path:
         (["record", "127.0.0.1:1", "-o", "t.jsonl", "--duration", "inf"], "--duration"),
         (["serve", "{file}", "--max-hold", "-5"], "--max-hold"),
         (["serve", "{file}", "--max-hold", "inf"], "--max-hold"),
+        (["serve", "{file}", "--agent-silence", "0"], "--agent-silence"),
         (["replay", "{file}", "--speed", "inf"], "--speed"),
         (["demo", "--pause", "nan"], "--pause"),
     ],

@@ -10,13 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from confighub import TracePoint
+from confighub import ConfigHub, TracePoint
 from confighub.cli import main
 from confighub.files import dump_tracepoints
 from confighub.manage import ManagementClient
 from confighub.server import HubServer, MemoryStore
+from confighub.sources import GrpcPollSource
 from confighub.stores import SqliteStore
 from tests.cli.running import Send, Transcript, main_on_this_thread
+from tests.support.waiting import wait_until
 
 CHECKOUT = TracePoint("checkout", "shop/checkout.py", 42)
 CART = TracePoint("cart", "shop/cart.py", 17)
@@ -194,3 +196,29 @@ def test_tenant_routes_the_tp_commands(capsys: pytest.CaptureFixture[str]) -> No
         assert "give --tenant" in capsys.readouterr().err
         assert main([*_tp(server, "ls"), "--tenant", "no spaces"]) == 2
         assert "invalid tenant id" in capsys.readouterr().err
+
+
+def test_agent_silence_forgets_an_agent_that_stopped_polling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--agent-silence 0.2: an agent that polled once is listed, then gone from the fleet view."""
+    errors = _stderr(monkeypatch)
+    db = tmp_path / "hub.db"
+    listed: list[int] = []
+
+    def poll_and_wait(_: Send) -> None:
+        banner = errors.wait_for(BANNER)
+        url = _http_url(banner)
+        target = re.search(r"gRPC (127\.0\.0\.1:\d+)", banner)
+        assert target is not None, banner
+        with ConfigHub() as hub:
+            source = GrpcPollSource(target[1], hub)
+            source.poll_once()
+            source.stop()
+        client = ManagementClient(url)
+        listed.append(len(client.agents()))
+        wait_until(lambda: client.agents() == [], "the silent agent to be forgotten")
+
+    argv = ["serve", "--store", f"sqlite:{db}", "--port", "0", "--http-port", "0"]
+    assert main_on_this_thread([*argv, "--agent-silence", "0.2"], poll_and_wait) == 0
+    assert listed == [1]

@@ -137,6 +137,8 @@ class ServeSettings:
     """None: no HTTP API."""
     http_prefix: str = ""
     multitenant: bool = False
+    agent_silence: float = 300.0
+    """Seconds without a poll after which the fleet view forgets an agent."""
 
 
 def _opened(file: Path | None, store_url: str | None) -> tuple[Store, str, str]:
@@ -257,6 +259,13 @@ def serve_store(
     show_default=True,
     help="Longest a long poll is held (seconds).",
 )
+@click.option(
+    "--agent-silence",
+    type=Seconds(min=0, min_open=True),
+    default=300.0,
+    show_default=True,
+    help="Seconds without a poll after which an agent leaves the fleet view (confighub agents).",
+)
 def serve_command(
     *,
     file: Path | None,
@@ -272,6 +281,7 @@ def serve_command(
     tls_cert: Path | None,
     tls_key: Path | None,
     max_hold: float,
+    agent_silence: float,
 ) -> None:
     """Serve tracepoints to Deep agents (PollConfig): those of FILE, or of a store.
 
@@ -285,7 +295,17 @@ def serve_command(
     if http_prefix and http_port is None:
         raise click.UsageError("--http-prefix needs --http-port: there is no HTTP API without it")
     settings = ServeSettings(
-        host, port, token, basic, tls_cert, tls_key, max_hold, http_port, http_prefix, multitenant
+        host,
+        port,
+        token,
+        basic,
+        tls_cert,
+        tls_key,
+        max_hold,
+        http_port,
+        http_prefix,
+        multitenant,
+        agent_silence,
     )
     with stop_on_signals() as stop:
         serve_store(file, store_url, stop, settings)
