@@ -64,3 +64,14 @@ def test_no_fleet_view_when_turned_off() -> None:
         assert server.fleet() == []
         assert server.stats().agents == 0
     assert events.items == []
+
+
+def test_an_agents_observer_may_ask_for_the_fleet() -> None:
+    """fleet() called on the server's own thread (from an agents observer) answers at once."""
+    seen: Recorder[int] = Recorder()
+    with HubServer(MemoryStore([CART])) as server, ConfigHub() as hub:
+        server.agents.subscribe(lambda event: seen(len(server.fleet(timeout=30))))
+        source = GrpcPollSource(server.target, hub)
+        source.poll_once()
+        source.stop()
+        assert seen.wait_for(lambda items: len(items) >= 2, "two events")[:2] == [1, 1]

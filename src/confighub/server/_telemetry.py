@@ -134,6 +134,8 @@ class Telemetry:
         loop = self._loop
         if loop is None:
             return []
+        if _running_loop() is loop:  # an agents observer, say: asking the loop would wait on itself
+            return self.agents(tenant)
 
         async def listed() -> list[AgentInfo]:
             return self.agents(tenant)
@@ -157,3 +159,10 @@ class Telemetry:
             return None
         resource = resource_pb2.Resource.FromString(key)
         return tenant.views.view_for(resource, key).hash
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
