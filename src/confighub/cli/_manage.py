@@ -22,7 +22,6 @@ import click
 from rich.text import Text
 
 from confighub._internal.text import counted, short_hash
-from confighub._wire.credentials import CLI_SPELLING, check_root_certificates
 from confighub._wire.tenants import TENANT_HEADER
 from confighub.cli._apply import add_all, apply_file
 from confighub.cli._logging import CommandFailed
@@ -32,6 +31,7 @@ from confighub.cli._options import (
     SERVER_URL,
     credential_options,
     credentials,
+    root_certificates,
     tenant_option,
     usage_errors,
 )
@@ -75,16 +75,12 @@ def _client(
     tls_ca: Path | None,
 ) -> ManagementClient:
     token, basic = secrets
-    root_certificates = None
-    if tls_ca is not None:
-        root_certificates = tls_ca.read_bytes()
-        with usage_errors():  # here, so that the message says --tls-ca
-            check_root_certificates(root_certificates, spelling=CLI_SPELLING)
-        if not server.startswith("https:"):
-            raise click.UsageError("--tls-ca is for TLS: give an https:// --server")
+    pem = root_certificates(tls_ca)
+    if pem is not None and not server.startswith("https:"):
+        raise click.UsageError("--tls-ca is for TLS: give an https:// --server")
     with usage_errors():
         return ManagementClient(
-            server, tenant=tenant, token=token, basic=basic, root_certificates=root_certificates
+            server, tenant=tenant, token=token, basic=basic, root_certificates=pem
         )
 
 

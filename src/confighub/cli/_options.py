@@ -18,7 +18,7 @@ from typing import Any, Final
 import click
 from click.core import ParameterSource
 
-from confighub._wire.credentials import CLI_SPELLING, check_credentials
+from confighub._wire.credentials import CLI_SPELLING, check_credentials, check_root_certificates
 from confighub._wire.tenants import check_tenant
 from confighub.manage import check_server_url
 
@@ -34,6 +34,7 @@ __all__ = [
     "credential_options",
     "credentials",
     "resource_attributes",
+    "root_certificates",
     "tenant_option",
     "usage_errors",
 ]
@@ -122,6 +123,16 @@ def usage_errors() -> Iterator[None]:
         yield
     except ValueError as err:
         raise click.UsageError(str(err)) from None
+
+
+def root_certificates(tls_ca: Path | None) -> bytes | None:
+    """The PEM certificates of ``--tls-ca``, checked, a bad file a usage error naming the option."""
+    if tls_ca is None:
+        return None
+    pem = tls_ca.read_bytes()
+    with usage_errors():  # here, so that the message says --tls-ca
+        check_root_certificates(pem, spelling=CLI_SPELLING)
+    return pem
 
 
 def resource_attributes(pairs: tuple[tuple[str, str], ...]) -> dict[str, str]:

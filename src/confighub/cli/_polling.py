@@ -19,10 +19,9 @@ from pathlib import Path
 from typing import Final
 
 from confighub._internal.text import cut, shown
-from confighub._wire.credentials import CLI_SPELLING, check_root_certificates
 from confighub._wire.tenants import TENANT_METADATA_KEY
 from confighub.cli._logging import CommandFailed, cli_logger
-from confighub.cli._options import resource_attributes, usage_errors
+from confighub.cli._options import resource_attributes, root_certificates, usage_errors
 from confighub.exceptions import PollFailed
 from confighub.hub import ConfigHub, SourceState, SourceStatus
 from confighub.sources import GrpcPollSource
@@ -68,15 +67,9 @@ def connection(
 ) -> Connection:
     """The ``Connection`` that ``watch`` or ``record``'s options describe, its CA file checked."""
     token, basic = credentials
-    root_certificates = None
-    if tls_ca is not None:
-        root_certificates = tls_ca.read_bytes()
-        with usage_errors():  # here, so that the message says --tls-ca
-            check_root_certificates(root_certificates, spelling=CLI_SPELLING)
+    pem = root_certificates(tls_ca)
     attributes = resource_attributes(resource)
-    return Connection(
-        target, interval, hold, token, basic, tls_ca, root_certificates, attributes, tenant
-    )
+    return Connection(target, interval, hold, token, basic, tls_ca, pem, attributes, tenant)
 
 
 def _described(connection: Connection) -> str:
