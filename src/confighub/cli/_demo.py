@@ -28,6 +28,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from confighub._internal.text import counted, short_hash
+from confighub.cli._arrival import ARRIVAL_TIMEOUT, until
 from confighub.cli._demo_api import run_api_act
 from confighub.cli._render import render_change
 from confighub.events import ConfigChange
@@ -46,7 +47,6 @@ __all__ = ["run_demo", "scripted_edits"]
 WATCHED_FILE = "shop/checkout.py"
 RESOURCE = {"service": "shop"}
 """The demo client's resource attributes: the example's targeted tracepoint matches them."""
-ARRIVAL_TIMEOUT = 5.0
 
 Edit = Callable[[Path, ConfigHub], object]
 Expect = Literal["change", "refused", "accepted"]
@@ -187,13 +187,6 @@ class _Scenario:
                 took = (time.perf_counter() - start) * 1000
                 self.out.print(f"[dim]arrived {took:.0f} ms after the edit[/]")
         elif expect == "refused":
-            _until(lambda: store.error is not None)
+            until(lambda: store.error is not None)
         else:
-            _until(lambda: store.error is None)
-
-
-def _until(condition: Callable[[], bool]) -> None:
-    # The server's file watcher reports on its own thread; a demo can afford to poll for it.
-    deadline = time.monotonic() + ARRIVAL_TIMEOUT
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.01)
+            until(lambda: store.error is None)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
@@ -23,6 +22,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from confighub._internal.text import counted, short_hash
+from confighub.cli._arrival import ARRIVAL_TIMEOUT, until
 from confighub.cli._render import agents_summary, agents_table, render_change
 from confighub.events import ConfigChange
 from confighub.exceptions import ManagementError
@@ -37,7 +37,6 @@ __all__ = ["run_api_act"]
 
 SERVICE = "checkout"
 AGENTS = 2
-ARRIVAL_TIMEOUT = 5.0
 
 
 class _Fleet:
@@ -101,7 +100,7 @@ def run_api_act(out: Console) -> int:
             out.print(f"[dim]every agent holds it {took:.0f} ms after the write[/]")
 
         out.rule("[bold]the fleet view: GET /api/agents (confighub agents)")
-        _until(lambda: _all_converged(operator))
+        until(lambda: _all_converged(operator))
         agents = operator.agents()
         out.print(agents_table(agents, time.time(), out.width))
         out.print(agents_summary(agents))
@@ -123,9 +122,3 @@ def run_api_act(out: Console) -> int:
 def _all_converged(operator: ManagementClient) -> bool:
     agents = operator.agents()
     return len(agents) == AGENTS and all(agent.get("converged") is True for agent in agents)
-
-
-def _until(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + ARRIVAL_TIMEOUT
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.02)
