@@ -25,7 +25,7 @@ from deepproto.proto.tracepoint.v1 import tracepoint_pb2
 
 from confighub._internal.text import counted, shown
 from confighub._wire.keys import AUTHORIZATION_KEY, HOLD_METADATA_KEY
-from confighub._wire.tenants import TENANT_METADATA_KEY
+from confighub._wire.tenants import DEFAULT_TENANT, TENANT_METADATA_KEY
 from confighub.server._audit import Audit
 from confighub.server._auth import Authenticator
 from confighub.server._requests import BadRequest, parse_poll, parse_snapshot
@@ -39,6 +39,7 @@ logger = logging.getLogger("confighub")
 # Answer a held poll this long before the client's deadline, so the NO_CHANGE
 # reaches it before the client gives up on the call.
 _DEADLINE_MARGIN: Final = 0.25
+_TENANT_NAMED: Final = f"{TENANT_METADATA_KEY} metadata"
 _SNAPSHOT_RESPONSE: Final[bytes] = tracepoint_pb2.SnapshotResponse().SerializeToString()
 # An UPDATE of this many bytes or more is stamped once for the polls answered within
 # _STAMP_SHARED of each other (those one change woke): copying a large body behind a
@@ -194,11 +195,11 @@ class PollService:
 
     async def _tenant(self, metadata: Sequence[tuple[str, Any]], context: Any) -> Tenant:
         tenants = self.tenants
+        if not tenants.multitenant:  # every call is the one config: no metadata to read
+            return tenants.get(DEFAULT_TENANT)
         values = [value for key, value in metadata if key == TENANT_METADATA_KEY]
         try:
-            name = requested_tenant(
-                values, multitenant=tenants.multitenant, named=f"{TENANT_METADATA_KEY} metadata"
-            )
+            name = requested_tenant(values, multitenant=True, named=_TENANT_NAMED)
             return tenants.get(name)
         except TenantRefused as err:
             code = (
