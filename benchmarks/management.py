@@ -22,7 +22,6 @@ import http.client
 import json
 import statistics
 import sys
-import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -37,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _manage_peers
 from _peers import POLL_METHOD
-from wire import percentile, process
+from wire import percentile, polls_per_second, process
 
 SIZE = 1_000
 
@@ -138,31 +137,17 @@ def get_vs_poll(requests: int) -> dict[str, float]:
 
 def throughput(observed: bool, clients: int, seconds: float) -> float:
     """NO_CHANGE polls per second answered to ``clients`` threads, each with its channel."""
-    counts = [0] * clients
-    start = threading.Barrier(clients + 1)
     with server(10, observed) as (conn, target, _):
         conn.send("hash")
         request = poll_pb2.PollRequest(current_hash=conn.recv())
 
-        def client(n: int) -> None:
-            with grpc.insecure_channel(target) as channel:
-                raw = channel.unary_unary(
-                    POLL_METHOD, request_serializer=poll_pb2.PollRequest.SerializeToString
-                )
-                raw(request, timeout=30)
-                start.wait()
-                deadline = time.monotonic() + seconds
-                while time.monotonic() < deadline:
-                    raw(request, timeout=30)
-                    counts[n] += 1
+        def poller(channel: grpc.Channel) -> Callable[[], object]:
+            raw = channel.unary_unary(
+                POLL_METHOD, request_serializer=poll_pb2.PollRequest.SerializeToString
+            )
+            return lambda: raw(request, timeout=30)
 
-        threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
-        for thread in threads:
-            thread.start()
-        start.wait()
-        for thread in threads:
-            thread.join()
-    return sum(counts) / seconds
+        return polls_per_second(target, clients, seconds, poller)
 
 
 def traced_growth(observed: bool, agents: int) -> int:

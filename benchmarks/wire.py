@@ -91,32 +91,55 @@ def propagation(changes: int, hold: float | None, phase: float, gap: float = 0.0
     return latencies
 
 
+def polls_per_second(
+    target: str,
+    clients: int,
+    seconds: float,
+    poller: Callable[[grpc.Channel], Callable[[], object]],
+) -> float:
+    """Polls per second that ``clients`` threads, each with its channel, get answered.
+
+    ``poller(channel)`` makes the function one thread calls for each poll; its first
+    call, before the clock starts, warms the channel.
+    """
+    counts = [0] * clients
+    start = threading.Barrier(clients + 1)
+
+    def client(n: int) -> None:
+        with grpc.insecure_channel(target) as channel:
+            poll = poller(channel)
+            poll()
+            start.wait()
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                poll()
+                counts[n] += 1
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    for thread in threads:
+        thread.join()
+    return sum(counts) / seconds
+
+
 def throughput(kind: str, clients: int, seconds: float) -> float:
     """NO_CHANGE polls per second answered to ``clients`` threads, each with its channel."""
     current = config_hash(_peers.config(10))
     request = poll_pb2.PollRequest(current_hash=current)
-    counts = [0] * clients
-    start = threading.Barrier(clients + 1)
+
+    def poller(channel: grpc.Channel) -> Callable[[], object]:
+        stub = poll_pb2_grpc.PollConfigStub(channel)
+
+        def poll() -> None:
+            answer = stub.poll(request, timeout=30)
+            assert answer.response_type == poll_pb2.NO_CHANGE
+
+        return poll
+
     with server(kind, 10) as (_, target):
-
-        def client(n: int) -> None:
-            with grpc.insecure_channel(target) as channel:
-                stub = poll_pb2_grpc.PollConfigStub(channel)
-                stub.poll(request, timeout=30)
-                start.wait()
-                deadline = time.monotonic() + seconds
-                while time.monotonic() < deadline:
-                    answer = stub.poll(request, timeout=30)
-                    assert answer.response_type == poll_pb2.NO_CHANGE
-                    counts[n] += 1
-
-        threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
-        for thread in threads:
-            thread.start()
-        start.wait()
-        for thread in threads:
-            thread.join()
-    return sum(counts) / seconds
+        return polls_per_second(target, clients, seconds, poller)
 
 
 def update_vs_no_change(polls: int) -> tuple[float, float, int, int]:
