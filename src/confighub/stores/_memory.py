@@ -6,9 +6,17 @@ import threading
 from collections.abc import Callable, Iterable
 
 from confighub._wire.tenants import DEFAULT_TENANT, check_tenant
-from confighub.exceptions import InvalidTracePoint, TracePointExists, UnknownTracePoint
+from confighub.exceptions import TracePointExists, UnknownTracePoint
 from confighub.model import TracePoint, config_hash
-from confighub.stores._store import StoreBase, StoreListeners, StoreState, check_expected
+from confighub.stores._store import (
+    StoreBase,
+    StoreListeners,
+    StoreState,
+    check_expected,
+    checked,
+    reusing,
+    unique,
+)
 
 __all__ = ["MemoryStore"]
 
@@ -26,7 +34,7 @@ class MemoryStore(StoreBase):
 
     def __init__(self, tracepoints: Iterable[TracePoint] = ()) -> None:
         self._lock = threading.Lock()
-        initial = _unique(tuple(tracepoints))
+        initial = unique(tuple(tracepoints))
         self._state = StoreState(0, initial, config_hash(initial))
         self._listeners = StoreListeners(lambda: self._state)
         self._tenants: dict[str, MemoryStore] = {}
@@ -42,12 +50,15 @@ class MemoryStore(StoreBase):
         A tracepoint equal to the current one with its id (and hashing alike) is
         replaced by that one, so consecutive configs share every unchanged object.
         """
-        new = _unique(tuple(tracepoints))
-        return self._replace(lambda old: _shared(old, new))
+        new = unique(tuple(tracepoints))
+        return self._replace(lambda old: reusing(old, new))
 
     def add(self, tp: TracePoint) -> StoreState:
-        """Add ``tp``, or replace the tracepoint with its id in place; return the new state."""
-        return self._replace(lambda old: _put(old, tp))
+        """Add ``tp``, or replace the tracepoint with its id in place; return the new state.
+
+        ``replace`` without a hash to compare, under the name code set it by before writes.
+        """
+        return self.replace(tp)
 
     def remove(self, tp_id: str) -> bool:
         """Remove the tracepoint with id ``tp_id``; return whether there was one."""
@@ -70,11 +81,13 @@ class MemoryStore(StoreBase):
                 raise TracePointExists(tp.id)
             return (*old, tp)
 
-        return self._write(created, tp, expected_hash)
+        checked(tp)
+        return self._replace(created, expected_hash)
 
     def replace(self, tp: TracePoint, *, expected_hash: str | None = None) -> StoreState:
         """Put ``tp`` in place of the tracepoint with its id, or add it (see ``WritableStore``)."""
-        return self._write(lambda old: _put(old, tp), tp, expected_hash)
+        checked(tp)
+        return self._replace(lambda old: _put(old, tp), expected_hash)
 
     def delete(
         self, tp_id: str, *, expected_hash: str | None = None
@@ -103,16 +116,6 @@ class MemoryStore(StoreBase):
                 store = self._tenants[name] = MemoryStore()
         return store
 
-    def _write(
-        self,
-        change: Callable[[tuple[TracePoint, ...]], tuple[TracePoint, ...]],
-        tp: TracePoint,
-        expected_hash: str | None,
-    ) -> StoreState:
-        if not isinstance(tp, TracePoint):
-            raise TypeError(f"a store holds TracePoint objects, got {type(tp).__name__}")
-        return self._replace(change, expected_hash)
-
     def _replace(
         self,
         change: Callable[[tuple[TracePoint, ...]], tuple[TracePoint, ...]],
@@ -134,27 +137,3 @@ def _put(old: tuple[TracePoint, ...], tp: TracePoint) -> tuple[TracePoint, ...]:
     if any(item.id == tp.id for item in old):
         return tuple(tp if item.id == tp.id else item for item in old)
     return (*old, tp)
-
-
-def _shared(old: tuple[TracePoint, ...], new: tuple[TracePoint, ...]) -> tuple[TracePoint, ...]:
-    # Equal digests, not ``==``: 1 == 1.0 in a targeting value, yet they hash apart, and
-    # the hash must be the one of what was set. The new digests are needed for the hash
-    # anyway; an object kept from ``old`` has its own already.
-    before = {tp.id: tp for tp in old}
-    return tuple(
-        previous
-        if (previous := before.get(tp.id)) is not None and previous.digest == tp.digest
-        else tp
-        for tp in new
-    )
-
-
-def _unique(tracepoints: tuple[TracePoint, ...]) -> tuple[TracePoint, ...]:
-    seen: set[str] = set()
-    for tp in tracepoints:
-        if not isinstance(tp, TracePoint):
-            raise TypeError(f"a store holds TracePoint objects, got {type(tp).__name__}")
-        if tp.id in seen:
-            raise InvalidTracePoint(tp.id, "id", tp.id, "is used by two tracepoints of the config")
-        seen.add(tp.id)
-    return tracepoints

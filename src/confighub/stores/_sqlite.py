@@ -45,9 +45,16 @@ from confighub._internal.text import cut, shown
 from confighub._wire.tenants import DEFAULT_TENANT, check_tenant
 from confighub.exceptions import TracePointExists, UnknownTracePoint
 from confighub.model import TracePoint, config_hash
-from confighub.stores._memory import _shared, _unique
 from confighub.stores._sqlite_file import SqliteFile
-from confighub.stores._store import StoreBase, StoreListeners, StoreState, check_expected
+from confighub.stores._store import (
+    StoreBase,
+    StoreListeners,
+    StoreState,
+    check_expected,
+    checked,
+    reusing,
+    unique,
+)
 
 __all__ = ["SqliteStore"]
 
@@ -134,7 +141,7 @@ class SqliteStore(StoreBase, Closing):
         As ``MemoryStore.set``: a repeated id raises ``InvalidTracePoint`` and changes
         nothing, and unchanged tracepoints keep their objects.
         """
-        new = _unique(tuple(tracepoints))
+        new = unique(tuple(tracepoints))
         bodies = [(tp.id, _body(tp)) for tp in new]
 
         def rows(db: sqlite3.Connection) -> None:
@@ -144,7 +151,7 @@ class SqliteStore(StoreBase, Closing):
                 [(self._tenant, tp_id, at, body) for at, (tp_id, body) in enumerate(bodies)],
             )
 
-        return self._write(lambda old: (_shared(old, new), rows))
+        return self._write(lambda old: (reusing(old, new), rows))
 
     def create(self, tp: TracePoint, *, expected_hash: str | None = None) -> StoreState:
         """Add ``tp``; raise ``TracePointExists`` if its id is in use (see ``WritableStore``)."""
@@ -194,9 +201,7 @@ class SqliteStore(StoreBase, Closing):
         return state, gone[0]
 
     def _appended(self, tp: TracePoint) -> _Rows:
-        if not isinstance(tp, TracePoint):
-            raise TypeError(f"a store holds TracePoint objects, got {type(tp).__name__}")
-        body = _body(tp)
+        body = _body(checked(tp))
 
         def rows(db: sqlite3.Connection) -> None:
             # An upsert, not a plain insert: the id may have a row left out of the config

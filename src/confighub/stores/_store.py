@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import NamedTuple, Protocol, runtime_checkable
 
 from confighub._internal.serial import SerialQueue
-from confighub.exceptions import StaleConfig
+from confighub.exceptions import InvalidTracePoint, StaleConfig
 from confighub.model import TracePoint
 
 __all__ = [
@@ -27,6 +27,9 @@ __all__ = [
     "TenantStores",
     "WritableStore",
     "check_expected",
+    "checked",
+    "reusing",
+    "unique",
 ]
 
 logger = logging.getLogger("confighub")
@@ -102,6 +105,41 @@ class TenantStores(Protocol):
     def tenant(self, name: str) -> Store:
         """The store of tenant ``name`` (empty until written), the same object on every call."""
         ...
+
+
+def checked(tp: TracePoint) -> TracePoint:
+    """Return ``tp``; raise ``TypeError`` unless it is a ``TracePoint``, all a store holds."""
+    if not isinstance(tp, TracePoint):
+        raise TypeError(f"a store holds TracePoint objects, got {type(tp).__name__}")
+    return tp
+
+
+def unique(tracepoints: tuple[TracePoint, ...]) -> tuple[TracePoint, ...]:
+    """Return ``tracepoints``, each ``checked``; ``InvalidTracePoint`` for an id used twice."""
+    seen: set[str] = set()
+    for tp in tracepoints:
+        checked(tp)
+        if tp.id in seen:
+            raise InvalidTracePoint(tp.id, "id", tp.id, "is used by two tracepoints of the config")
+        seen.add(tp.id)
+    return tracepoints
+
+
+def reusing(old: tuple[TracePoint, ...], new: tuple[TracePoint, ...]) -> tuple[TracePoint, ...]:
+    """``new`` with each tracepoint that ``old`` holds already (same id and digest) taken from it.
+
+    So consecutive configs share every unchanged object.
+    """
+    # Equal digests, not ``==``: 1 == 1.0 in a targeting value, yet they hash apart, and
+    # the hash must be the one of what was set. The new digests are needed for the hash
+    # anyway; an object kept from ``old`` has its own already.
+    before = {tp.id: tp for tp in old}
+    return tuple(
+        previous
+        if (previous := before.get(tp.id)) is not None and previous.digest == tp.digest
+        else tp
+        for tp in new
+    )
 
 
 def check_expected(state: StoreState, expected_hash: str | None) -> None:
