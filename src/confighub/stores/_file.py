@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +126,12 @@ class FileStore(StoreBase, Closing):
             _call(self._on_reload, self._state)
         self._listeners.publish()
         return True
+
+    def set(
+        self, tracepoints: Iterable[TracePoint], *, expected_hash: str | None = None
+    ) -> StoreState:
+        """Refuse: raise ``ReadOnlyStore`` naming the file to edit instead."""
+        raise self._read_only()
 
     def create(self, tp: TracePoint, *, expected_hash: str | None = None) -> StoreState:
         """Refuse: raise ``ReadOnlyStore`` naming the file to edit instead."""

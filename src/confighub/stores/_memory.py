@@ -44,14 +44,16 @@ class MemoryStore(StoreBase):
         size = len(state.tracepoints)
         return f"MemoryStore(version={state.version}, hash={state.hash}, {size} tracepoints)"
 
-    def set(self, tracepoints: Iterable[TracePoint]) -> StoreState:
-        """Replace the whole config; return the resulting state.
+    def set(
+        self, tracepoints: Iterable[TracePoint], *, expected_hash: str | None = None
+    ) -> StoreState:
+        """Replace the whole config; return the resulting state (see ``WritableStore``).
 
         A tracepoint equal to the current one with its id (and hashing alike) is
         replaced by that one, so consecutive configs share every unchanged object.
         """
         new = unique(tuple(tracepoints))
-        return self._replace(lambda old: reusing(old, new))
+        return self._replace(lambda old: reusing(old, new), expected_hash)
 
     def add(self, tp: TracePoint) -> StoreState:
         """Add ``tp``, or replace the tracepoint with its id in place; return the new state.

@@ -135,11 +135,14 @@ class SqliteStore(StoreBase, Closing):
         """Close the file, for every tenant's store; idempotent."""
         self._file.close()
 
-    def set(self, tracepoints: Iterable[TracePoint]) -> StoreState:
+    def set(
+        self, tracepoints: Iterable[TracePoint], *, expected_hash: str | None = None
+    ) -> StoreState:
         """Replace the whole config in one transaction; return the resulting state.
 
         As ``MemoryStore.set``: a repeated id raises ``InvalidTracePoint`` and changes
-        nothing, and unchanged tracepoints keep their objects.
+        nothing, unchanged tracepoints keep their objects, and ``expected_hash`` is
+        compared as for every write.
         """
         new = unique(tuple(tracepoints))
         bodies = [(tp.id, _body(tp)) for tp in new]
@@ -151,7 +154,7 @@ class SqliteStore(StoreBase, Closing):
                 [(self._tenant, tp_id, at, body) for at, (tp_id, body) in enumerate(bodies)],
             )
 
-        return self._write(lambda old: (reusing(old, new), rows))
+        return self._write(lambda old: (reusing(old, new), rows), expected_hash)
 
     def create(self, tp: TracePoint, *, expected_hash: str | None = None) -> StoreState:
         """Add ``tp``; raise ``TracePointExists`` if its id is in use (see ``WritableStore``)."""

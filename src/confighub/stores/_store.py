@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import NamedTuple, Protocol, runtime_checkable
 
 from confighub._internal.serial import SerialQueue
@@ -73,7 +73,7 @@ class Store(Protocol):
 
 @runtime_checkable
 class WritableStore(Store, Protocol):
-    """A store that takes writes: ``create``, ``replace`` and ``delete``, each atomic.
+    """A store that takes writes: ``set``, ``create``, ``replace`` and ``delete``, each atomic.
 
     Each returns the store's state after the write. With ``expected_hash``, a
     write applies only if the config's hash is that one when it runs, and
@@ -82,6 +82,15 @@ class WritableStore(Store, Protocol):
     Writes block (a persistent store waits for its disk): the server calls them
     from a worker thread.
     """
+
+    def set(
+        self, tracepoints: Iterable[TracePoint], *, expected_hash: str | None = None
+    ) -> StoreState:
+        """Make ``tracepoints`` the whole config in one step; an id used twice is refused.
+
+        A repeated id raises ``InvalidTracePoint`` and changes nothing.
+        """
+        ...
 
     def create(self, tp: TracePoint, *, expected_hash: str | None = None) -> StoreState:
         """Add ``tp``; raise ``TracePointExists`` if its id is in use."""
