@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 from confighub import ConfigHub
 from tests.support.poll_server import PollServer, PollServicer
+from tests.support.redis_server import RedisServer
 
 # CI machines are shared and noisy: a slow example is not a failure, so no per-example
 # deadline. Properties still run their full number of examples. `make test` runs the same
@@ -37,3 +39,14 @@ def server() -> Iterator[PollServer]:
     running = PollServer(PollServicer()).start()
     yield running
     running.stop()
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A fresh redis-server of the test's own on 127.0.0.1 and a free port, stopped after it.
+
+    One per test, never shared and flushed: it starts in about 10 ms, and a test that leaves
+    keys, a password or a stopped server behind cannot reach the next one.
+    """
+    with RedisServer(tmp_path / "redis") as running:
+        yield running
