@@ -106,7 +106,7 @@ def test_a_wrong_method_is_a_405_with_allow(api: str) -> None:
     """A method a known route does not take is 405, with the methods it does take in Allow."""
     answer = call("DELETE", f"{api}/tracepoints")
     assert answer.status == 405
-    assert set(answer.headers["Allow"].split(",")) == {"GET", "HEAD", "POST"}
+    assert set(answer.headers["Allow"].split(",")) == {"GET", "HEAD", "POST", "PUT"}
     assert "DELETE is not allowed" in answer.error
     assert call("POST", f"{api}/tracepoints/cart", body=BODY).status == 405
 

@@ -62,7 +62,8 @@ __all__ = ["DEFAULT_MAX_BODY_SIZE", "HttpApi"]
 logger = logging.getLogger("confighub")
 
 DEFAULT_MAX_BODY_SIZE: Final = 1024 * 1024
-"""Bytes of a request body at most: one tracepoint's JSON is a few hundred."""
+"""Bytes of a request body at most: one tracepoint's JSON is a few hundred, so a whole
+config (``PUT /api/tracepoints``) of a few thousand fits."""
 
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _TenantHandler = Callable[[web.Request, Tenant], Awaitable[web.StreamResponse]]
@@ -156,6 +157,7 @@ class HttpApi:
             base = f"{api}/tracepoints"
             router.add_get(base, self._tenant_route(routes.poll))
             router.add_post(base, self._tenant_route(routes.create))
+            router.add_put(base, self._tenant_route(routes.set))
             one = f"{base}/{{id:.+}}"
             router.add_get(one, self._tenant_route(partial(routes.read, base=base)))
             router.add_put(one, self._tenant_route(partial(routes.replace, base=base)))

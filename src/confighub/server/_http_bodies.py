@@ -26,6 +26,7 @@ __all__ = [
     "expected_hash",
     "json_body",
     "tracepoint_field",
+    "tracepoints_field",
     "url_id",
 ]
 
@@ -35,6 +36,7 @@ ENVELOPE_NAMES: Final = ("tracepoint", "Tracepoint")
 
 _CHUNK: Final = 64 * 1024
 _EXAMPLE: Final = 'send {"tracepoint": {"path": ..., "line_number": ...}}'
+_CONFIG_EXAMPLE: Final = 'send {"tracepoints": [{"path": ..., "line_number": ...}, ...]}'
 
 
 async def json_body(request: web.Request, max_size: int) -> object:
@@ -89,6 +91,26 @@ def tracepoint_field(body: object) -> Any:
     if len(named) > 1:
         raise ApiError(400, 'the request body has both "tracepoint" and "Tracepoint": send one')
     return body[named[0]]
+
+
+def tracepoints_field(body: object) -> list[Any]:
+    """The list of a whole config's body ``{"tracepoints": [...]}``; ``ApiError`` 400 if none."""
+    if not isinstance(body, dict):
+        raise ApiError(400, f"the request body must be a JSON object: {_CONFIG_EXAMPLE}")
+    unknown = [name for name in body if name != "tracepoints"]
+    if unknown:
+        raise ApiError(
+            400,
+            f"the request body has an unknown field {shown(unknown[0], 60)}: {_CONFIG_EXAMPLE}",
+        )
+    if "tracepoints" not in body:
+        raise ApiError(400, f'the request body has no "tracepoints": {_CONFIG_EXAMPLE}')
+    entries = body["tracepoints"]
+    if not isinstance(entries, list):
+        raise ApiError(
+            400, f'"tracepoints" must be a list, got {shown(entries, 80)}: {_CONFIG_EXAMPLE}'
+        )
+    return entries
 
 
 def url_id(request: web.Request, base: str) -> str:

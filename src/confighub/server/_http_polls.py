@@ -11,7 +11,10 @@ datasource asks for) is the gRPC answer's bytes: ``ts_field(now)`` and the
 view's UPDATE body, and for NO_CHANGE a ``response_type`` field appended, since
 protobuf keeps the last value of a scalar field it reads. The JSON form is
 protobuf's JSON mapping; everything in it but ``tsNanos`` and ``responseType``
-(the hash and the tracepoints) is serialized once per view and kept on it.
+(the hash and the tracepoints) is serialized once per view and kept on it. A store
+that has lost its config and waits for a whole one (its ``initialized`` is False)
+adds ``"initialized": false`` to the JSON form, in the uncached head; a store without
+that attribute is initialized, and its answer is Deep's own.
 """
 
 from __future__ import annotations
@@ -61,6 +64,8 @@ async def poll_answer(
         return web.Response(body=body, content_type=PROTOBUF)
     kind = b"NO_CHANGE" if no_change else b"UPDATE"
     head = b'{"tsNanos":"%d","responseType":"%s",' % (clock(), kind)
+    if not getattr(tenant.store, "initialized", True):
+        head += b'"initialized":false,'
     return web.Response(body=head + await _json_tail(view), content_type="application/json")
 
 
