@@ -8,7 +8,7 @@ import pytest
 
 from confighub import ConfigHub, TracePoint, config_hash
 from confighub.exceptions import ManagementError
-from confighub.manage import ManagementClient, Written
+from confighub.manage import Listing, ManagementClient, Written
 from confighub.server import HubServer, MemoryStore
 from confighub.sources import GrpcPollSource
 from tests.support.waiting import wait_until
@@ -74,16 +74,56 @@ def test_a_stale_if_match_is_a_412_and_changes_nothing(
     """A write naming a hash the config no longer has is refused; the store is as it was."""
     old = client.list().hash
     store.add(CART)
-    writes: list[Callable[[], Written]] = [
+    writes: list[Callable[[], Written | Listing]] = [
         lambda: client.put(TracePoint("checkout", "shop/checkout.py", 1), if_match=old),
         lambda: client.delete("cart", if_match=old),
         lambda: client.create(SLASHED, if_match=old),
+        lambda: client.set([SLASHED], if_match=old),
     ]
     for write in writes:
         with pytest.raises(ManagementError) as caught:
             write()
         assert caught.value.status == 412
     assert store.tracepoints == (CHECKOUT, CART)
+
+
+def test_set_writes_the_whole_config_in_one_step(
+    client: ManagementClient, store: MemoryStore
+) -> None:
+    """The config as stored and the hash after, one version more; JSON without ID gets one."""
+    version = store.version
+    listing = client.set([CART, {"path": "shop/new.py", "lineNumber": 3}, SLASHED])
+    assert store.version == version + 1
+    assert listing == (store.hash, store.tracepoints, True)
+    cart, made, slashed = listing.tracepoints
+    assert (cart, slashed) == (CART, SLASHED)
+    assert (made.path, made.line, bool(made.id)) == ("shop/new.py", 3, True)
+    assert client.set([], if_match=listing.hash) == (config_hash([]), (), True)
+    assert store.tracepoints == ()
+
+
+def test_set_of_an_id_used_twice_is_a_400(client: ManagementClient, store: MemoryStore) -> None:
+    """Two tracepoints of one id cannot be a config: refused, the server naming the id."""
+    with pytest.raises(ManagementError) as caught:
+        client.set([CART, TracePoint("cart", "shop/other.py", 1)])
+    assert caught.value.status == 400
+    assert "'cart'" in caught.value.reason
+    assert store.tracepoints == (CHECKOUT,)
+
+
+class _Uninitialized(MemoryStore):
+    """A MemoryStore that says it lost its config and waits for a whole one."""
+
+    initialized = False
+
+
+def test_listing_says_whether_the_store_is_initialized(client: ManagementClient) -> None:
+    """True for a store that says nothing; False when the server's list says so."""
+    assert client.list().initialized is True
+    with HubServer(_Uninitialized([CART]), http_port=0) as server:
+        listing = ManagementClient(server.http_url).list()
+    assert listing == (config_hash([CART]), (CART,), False)
+    assert Listing("ab12", ()) == ("ab12", (), True)
 
 
 def test_create_json_without_id_and_an_id_in_use(client: ManagementClient) -> None:

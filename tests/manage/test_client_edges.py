@@ -37,6 +37,8 @@ class _Odd(BaseHTTPRequestHandler):
             self.end_headers()
             return
         body = b"<html>hello</html>" if "/html/" in self.path else b'["a list"]'
+        if "/flag/" in self.path:
+            body = b'{"currentHash": "ab12", "initialized": "no"}'
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -126,11 +128,13 @@ def test_a_redirect_is_not_followed(odd_url: str) -> None:
 
 
 def test_an_answer_that_is_not_the_apis_is_refused(odd_url: str) -> None:
-    """Text that is not JSON, and JSON that is no object, each a ManagementError."""
+    """Text that is not JSON, JSON that is no object, a flag that is no boolean: refused."""
     with pytest.raises(ManagementError, match="not JSON"):
         ManagementClient(odd_url + "/html").list()
     with pytest.raises(ManagementError, match="not a JSON object"):
         ManagementClient(odd_url).get("x")
+    with pytest.raises(ManagementError, match="'initialized' is not a boolean"):
+        ManagementClient(odd_url + "/flag").list()
 
 
 def test_an_answer_past_the_bound_is_not_read(

@@ -1,8 +1,9 @@
 """Managing a running ``HubServer`` over its HTTP API: its tracepoints and its agents.
 
 ``ManagementClient(url)`` lists, reads, creates, replaces and deletes the
-tracepoints a server serves, each write with an optional compare-and-set on the
-config's hash (``if_match``), and lists the agents that poll it. It is the
+tracepoints a server serves, or sets its whole config in one step, each write
+with an optional compare-and-set on the config's hash (``if_match``), and lists
+the agents that poll it. It is the
 library behind ``confighub tp`` and ``confighub agents``; every failure is a
 ``ManagementError`` (``confighub.exceptions``) naming the call and the HTTP status.
 """

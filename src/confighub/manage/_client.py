@@ -5,7 +5,8 @@ lets people and scripts read and write the config it serves, and see which agent
 hold it. Every answer carries the config's hash as its ``ETag``, and every write
 may name the hash it expects (``if_match``): a write made on a config that changed
 meanwhile is refused (412) instead of overwriting someone else's edit. So each
-write returns the hash after it, for the next write to name.
+write returns the hash after it, for the next write to name. ``set`` writes the
+whole config in one such step: with the hash ``list`` read, it is all or nothing.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import builtins
 import math
 import ssl
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Final, NamedTuple
 
 from confighub._internal.text import cut, shown
@@ -31,10 +32,15 @@ _TRACEPOINTS: Final = "/api/tracepoints"
 
 
 class Listing(NamedTuple):
-    """The config a server serves: its hash (the ``If-Match`` of a next write), its tracepoints."""
+    """The config a server serves: its hash (the ``If-Match`` of a next write), its tracepoints.
+
+    ``initialized`` is False when the server's store lost its config and waits for a
+    whole one (``ManagementClient.set``) before it takes a write of one tracepoint.
+    """
 
     hash: str
     tracepoints: tuple[TracePoint, ...]
+    initialized: bool = True
 
 
 class Written(NamedTuple):
@@ -100,17 +106,26 @@ class ManagementClient:
     def list(self) -> Listing:
         """The config served now: its hash and its tracepoints, in the server's order."""
         answer = self._caller.call("GET", _TRACEPOINTS)
-        body = self._object(answer, "GET", _TRACEPOINTS)
-        entries = body.get("response", [])
-        if not isinstance(entries, builtins.list):
-            raise self._malformed(answer, "GET", _TRACEPOINTS, "'response' is not a list")
-        tracepoints = tuple(
-            self._tracepoint(answer, "GET", _TRACEPOINTS, entry) for entry in entries
-        )
-        config_hash = answer.etag or body.get("currentHash")
-        if not isinstance(config_hash, str) or not config_hash:
-            raise self._malformed(answer, "GET", _TRACEPOINTS, "it names no config hash")
-        return Listing(config_hash, tracepoints)
+        return self._listing(answer, "GET", "response")
+
+    def set(
+        self,
+        tracepoints: Iterable[TracePoint | Mapping[str, Any]],
+        *,
+        if_match: str | None = None,
+    ) -> Listing:
+        """Make ``tracepoints`` the server's whole config, in one atomic step.
+
+        Each is a ``TracePoint`` or its JSON, as for ``create``; the ``Listing``
+        holds the hash after and the tracepoints as the server stores them. An id
+        used twice is refused (400), and with ``if_match`` a config changed
+        meanwhile (412): either way nothing is written.
+        """
+        data = [tp.to_json() if isinstance(tp, TracePoint) else dict(tp) for tp in tracepoints]
+        answer = self._caller.call("PUT", _TRACEPOINTS, {"tracepoints": data}, if_match=if_match)
+        if "tracepoints" not in self._object(answer, "PUT", _TRACEPOINTS):
+            raise self._malformed(answer, "PUT", _TRACEPOINTS, "it has no 'tracepoints'")
+        return self._listing(answer, "PUT", "tracepoints")
 
     def get(self, tp_id: str) -> TracePoint:
         """The tracepoint ``tp_id``; ``ManagementError`` with status 404 if there is none."""
@@ -153,6 +168,26 @@ class ManagementClient:
         return agents
 
     # -- reading answers ------------------------------------------------------------------
+
+    def _listing(self, answer: Answer, method: str, key: str) -> Listing:
+        """A whole config's answer: the list under ``key``, its hash, ``initialized``.
+
+        An empty list may be left out: protobuf's JSON mapping omits one.
+        """
+        body = self._object(answer, method, _TRACEPOINTS)
+        entries = body.get(key, [])
+        if not isinstance(entries, builtins.list):
+            raise self._malformed(answer, method, _TRACEPOINTS, f"{key!r} is not a list")
+        tracepoints = tuple(
+            self._tracepoint(answer, method, _TRACEPOINTS, entry) for entry in entries
+        )
+        config_hash = answer.etag or body.get("currentHash")
+        if not isinstance(config_hash, str) or not config_hash:
+            raise self._malformed(answer, method, _TRACEPOINTS, "it names no config hash")
+        initialized = body.get("initialized", True)
+        if not isinstance(initialized, bool):
+            raise self._malformed(answer, method, _TRACEPOINTS, "'initialized' is not a boolean")
+        return Listing(config_hash, tracepoints, initialized)
 
     def _written(self, answer: Answer, method: str, path: str, key: str) -> Written:
         tracepoint = self._field(answer, method, path, key)
