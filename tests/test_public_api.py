@@ -95,7 +95,9 @@ EXPORTS: dict[str, list[str]] = {
     ],
     "confighub.stores": [
         "FileStore",
+        "LoopStore",
         "MemoryStore",
+        "RedisStore",
         "SqliteStore",
         "Store",
         "StoreBase",

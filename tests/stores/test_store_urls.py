@@ -8,7 +8,8 @@ import pytest
 
 from confighub.exceptions import StoreUnavailable
 from confighub.model import TracePoint
-from confighub.stores import SqliteStore, open_store
+from confighub.stores import RedisStore, SqliteStore, open_store
+from confighub.stores._urls import REDIS_PASSWORD_ENV
 
 
 def test_sqlite_url_with_a_relative_path_opens_a_store_in_the_working_directory(
@@ -51,19 +52,56 @@ def test_a_store_that_cannot_open_raises_store_unavailable(tmp_path: Path) -> No
     [
         ("redis://alice:hunter2@cache:6379/0", ["alice", "hunter2"]),
         ("rediss://:p%40ss@cache:6380?password=hunter2", ["p%40ss", "hunter2"]),
-        ("redis://bob:pa/ss@w@cache", ["bob", "pa/ss", "ss@w"]),
     ],
 )
-def test_redis_urls_are_not_supported_yet_and_show_no_password(
+def test_a_redis_url_opens_a_redis_store_that_shows_no_password(
     url: str, secrets: list[str]
 ) -> None:
-    """A redis:// or rediss:// URL is named as still to come; no userinfo or query is shown."""
-    with pytest.raises(ValueError, match="stores are not supported yet; use sqlite:PATH") as caught:
-        open_store(url)
-    message = str(caught.value)
-    assert "cache" in message
+    """redis:// and rediss:// are a RedisStore, not yet connected; no userinfo or query shows."""
+    store = open_store(url)
+    assert isinstance(store, RedisStore)
+    assert not store.available
+    shown = f"{store!r} {store.problem}"
+    assert "cache" in shown
     for secret in secrets:
-        assert secret not in message
+        assert secret not in shown
+
+
+@pytest.mark.parametrize(
+    ("url", "secrets"),
+    [
+        ("redis://bob:pa/ss@w@cache", ["bob", "pa/ss", "ss@w"]),
+        ("redis://carol:s3cret@cache:port/0", ["carol", "s3cret"]),
+        ("redis://dave:s3cret@/0", ["dave", "s3cret"]),
+    ],
+)
+def test_a_malformed_redis_url_is_refused_without_its_password(
+    url: str, secrets: list[str]
+) -> None:
+    """A Redis URL that names no host or no numeric port is a ValueError showing no secret."""
+    with pytest.raises(ValueError, match="redis://HOST:PORT/DB") as caught:
+        open_store(url)
+    for secret in secrets:
+        assert secret not in str(caught.value)
+
+
+def test_a_redis_password_comes_from_the_environment_when_the_url_has_none(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """CONFIGHUB_REDIS_PASSWORD keeps the password out of the URL (and process listings)."""
+    monkeypatch.setenv(REDIS_PASSWORD_ENV, "from-env")
+    store = open_store("redis://cache:6379/0")
+    assert isinstance(store, RedisStore)
+    assert store._link._password == "from-env"
+    with_password = open_store("redis://:in-url@cache:6379/0")
+    assert isinstance(with_password, RedisStore)
+    assert with_password._link._password is None  # redis-py reads the URL's own
+
+
+def test_a_seed_is_refused_for_a_store_that_cannot_be_emptied(tmp_path: Path) -> None:
+    """--seed is for Redis: a SQLite file is never found empty by accident."""
+    with pytest.raises(ValueError, match="a seed is for a redis:// store"):
+        open_store(f"sqlite:{tmp_path / 'hub.db'}", seed=[])
 
 
 @pytest.mark.parametrize(

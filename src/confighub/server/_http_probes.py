@@ -39,10 +39,17 @@ async def echo(request: web.Request) -> web.Response:
 
 
 def store_readiness(store: object) -> str | None:
-    """Why ``store`` is not ready to serve (its last load failed, it is unavailable), or None."""
+    """Why ``store`` is not ready to serve (its last load failed, it is unavailable), or None.
+
+    A store may say why itself, in its ``problem`` (a shared store: unreachable, or
+    not initialized).
+    """
     error = getattr(store, "error", None)
     if error is not None:
         return f"the store's last load failed, it serves the last good config: {cut(str(error))}"
+    problem = getattr(store, "problem", None)
+    if problem is not None:
+        return cut(str(problem), 600)
     if getattr(store, "available", True) is False:
         return "the store is unavailable"
     return None

@@ -173,6 +173,7 @@ class HubServer(StartStop):
             observers=telemetry.observers,
         )
         self._serving = Serving(
+            store=store,
             host=host,
             port=port,
             credentials=self._credentials,

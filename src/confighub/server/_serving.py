@@ -1,9 +1,10 @@
 """The parts of a ``HubServer`` on its event loop, started together and stopped together.
 
-``Serving.run`` starts the ``grpc.aio`` server (the Deep services and the health
-service), then the HTTP API if there is one, then the telemetry; it tells the
-caller the port once all serve, and on the stop request it stops them the other
-way round. Nothing is left half started: when the HTTP API cannot bind, the gRPC
+``Serving.run`` attaches a store that runs on the loop (``LoopStore``: it connects
+and loads before anything serves), starts the ``grpc.aio`` server (the Deep services
+and the health service), then the HTTP API if there is one, then the telemetry; it
+tells the caller the port once all serve, and on the stop request it stops them the
+other way round. Nothing is left half started: when the HTTP API cannot bind, the gRPC
 server goes too, and with it the grpc.aio runtime and its poller thread.
 """
 
@@ -15,12 +16,13 @@ from typing import Any
 
 import grpc
 
-from confighub.exceptions import ServeFailed
+from confighub.exceptions import ServeFailed, StoreError
 from confighub.server._http import HttpApi
 from confighub.server._listener import bind_failure, join
 from confighub.server._poll_service import PollService
 from confighub.server._telemetry import Telemetry
 from confighub.server._tenants import Tenants
+from confighub.stores import LoopStore, Store
 
 __all__ = ["Serving"]
 
@@ -31,6 +33,7 @@ class Serving:
     def __init__(
         self,
         *,
+        store: Store,
         host: str,
         port: int,
         credentials: Any,
@@ -40,6 +43,7 @@ class Serving:
         http: HttpApi | None,
         telemetry: Telemetry,
     ) -> None:
+        self._store = store
         self._host, self._port = host, port
         self._credentials = credentials
         self._options = list(options)
@@ -55,8 +59,23 @@ class Serving:
 
         ``serving`` is called once every part serves, with the gRPC port bound.
         """
-        loop = asyncio.get_running_loop()
         address = join(self._host, self._port)
+        store = self._store
+        attached: LoopStore | None = None
+        if isinstance(store, LoopStore):
+            try:
+                if await store.attach():
+                    attached = store
+            except StoreError as err:
+                raise ServeFailed(address, str(err)) from None
+        try:
+            await self._serve(address, serving)
+        finally:
+            if attached is not None:
+                await attached.detach()
+
+    async def _serve(self, address: str, serving: Callable[[int, asyncio.Event], None]) -> None:
+        loop = asyncio.get_running_loop()
         server: Any = None
         try:
             server = grpc.aio.server(options=self._options)

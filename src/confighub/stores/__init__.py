@@ -14,14 +14,19 @@ of truth. Stores of one config per tenant are ``TenantStores``.
 
 ``SqliteStore`` is the writable store that outlives a restart: one SQLite file per
 server, each write a durable transaction, each tenant a config in the same file.
-``open_store`` opens the store a URL names (``sqlite:PATH``), as the command line's
-``--store`` does.
+``RedisStore`` is the one several servers share: each write one atomic step in
+Redis, each server following Redis's change log and serving the config from memory,
+its last good one while Redis is away (a ``LoopStore``: it runs on the serving
+server's event loop). ``open_store`` opens the store a URL names (``sqlite:PATH``,
+``redis://…``), as the command line's ``--store`` does.
 """
 
 from confighub.stores._file import FileStore
 from confighub.stores._memory import MemoryStore
+from confighub.stores._redis import RedisStore
 from confighub.stores._sqlite import SqliteStore
 from confighub.stores._store import (
+    LoopStore,
     Store,
     StoreBase,
     StoreCallback,
@@ -35,7 +40,9 @@ from confighub.stores._urls import open_store
 
 __all__ = [
     "FileStore",
+    "LoopStore",
     "MemoryStore",
+    "RedisStore",
     "SqliteStore",
     "Store",
     "StoreBase",

@@ -19,6 +19,7 @@ from confighub.exceptions import InvalidTracePoint, StaleConfig
 from confighub.model import TracePoint
 
 __all__ = [
+    "LoopStore",
     "Store",
     "StoreBase",
     "StoreCallback",
@@ -104,6 +105,25 @@ class WritableStore(Store, Protocol):
         self, tp_id: str, *, expected_hash: str | None = None
     ) -> tuple[StoreState, TracePoint]:
         """Remove the tracepoint ``tp_id`` and return it; raise ``UnknownTracePoint`` if none."""
+        ...
+
+
+@runtime_checkable
+class LoopStore(Protocol):
+    """A store that runs on an event loop, which a ``HubServer`` lends it: its own.
+
+    The server calls ``attach()`` on its loop before it serves (an error there is
+    the server's ``ServeFailed``) and, if that returned True, ``detach()`` after it
+    stopped serving. ``attach()`` returns False when the store runs already (on a
+    loop of its own, say), and the server then leaves it running.
+    """
+
+    async def attach(self) -> bool:
+        """Connect and load on the running loop; False if running already."""
+        ...
+
+    async def detach(self) -> None:
+        """Stop running on the loop; the config stays readable."""
         ...
 
 

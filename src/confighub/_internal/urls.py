@@ -1,0 +1,31 @@
+"""``safe_url``: a URL as a message may show it, without what may hold a secret."""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from confighub._internal.text import shown
+
+__all__ = ["safe_url"]
+
+_SCHEME: Final = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*):(?P<rest>.*)", re.DOTALL)
+
+
+def safe_url(url: str) -> str:
+    """``url`` shown without its userinfo and its query, bounded.
+
+    Up to the *last* ``@`` goes, not the first: a password written without escaping
+    may hold ``@`` or ``/`` itself, and too much cut from a message is better than a
+    password shown.
+    """
+    match = _SCHEME.fullmatch(url)
+    scheme, rest = (match["scheme"] + ":", match["rest"]) if match is not None else ("", url)
+    slashes = "//" if rest.startswith("//") else ""
+    rest = rest.removeprefix(slashes)
+    if "@" in rest:
+        rest = "***@" + rest.rpartition("@")[2]
+    for mark in "?#":
+        if mark in rest:
+            rest = rest.partition(mark)[0] + mark + "…"
+    return shown(scheme + slashes + rest, 120)
