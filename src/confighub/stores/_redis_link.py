@@ -247,8 +247,10 @@ class RedisLink:
         """Look at the namespace; seed it, read it whole, or resume from the last change."""
         epoch, seq = await self._client.mget(self._initialized_key, self._seq_key)
         if epoch is None and self._seed is not None:
-            state = await self._set(DEFAULT_TENANT, self._seed, "", mode="seed")
-            if state is not None:
+            # Not waiting for the follower to read the seed back: it is the caller, and
+            # reads the namespace whole next, seed included.
+            made = await self._set(DEFAULT_TENANT, self._seed, "", mode="seed", wait=False)
+            if made is not None:
                 logger.warning(
                     "%s: the namespace %r was not initialized: seeded it with %s",
                     self.name,
@@ -395,7 +397,13 @@ class RedisLink:
         raise self._contended()
 
     async def _set(
-        self, tenant: str, tracepoints: Sequence[TracePoint], expected_rev: str, *, mode: str
+        self,
+        tenant: str,
+        tracepoints: Sequence[TracePoint],
+        expected_rev: str,
+        *,
+        mode: str,
+        wait: bool = True,
     ) -> int | None:
         """Run the set script; the change number made, or None on a conflict or ALREADY."""
         args: list[Any] = [
@@ -413,7 +421,8 @@ class RedisLink:
         )
         if mode == "seed" and status == "ALREADY":
             return None
-        await self.reached(epoch, int(seq))
+        if wait:
+            await self.reached(epoch, int(seq))
         return int(seq) if status == "OK" else None
 
     async def _expected_rev(self, store: RedisStore, expected_hash: str | None) -> str:
@@ -443,7 +452,7 @@ class RedisLink:
         waiter = asyncio.get_running_loop().create_future()
         self._waiters.append((epoch, seq, waiter))
         try:
-            await asyncio.wait_for(asyncio.shield(waiter), self.timeout)
+            await asyncio.wait_for(waiter, self.timeout)
         except TimeoutError:
             raise StoreUnavailable(
                 self.name,
