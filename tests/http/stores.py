@@ -1,4 +1,4 @@
-"""Small stores for the HTTP tests: one that takes no writes, one that fails, one that waits."""
+"""Small stores for the HTTP tests: takes no writes, fails, waits, or lost its config."""
 
 from __future__ import annotations
 
@@ -63,3 +63,9 @@ class GatedStore(MemoryStore):
         if not self.release.wait(timeout=30):
             raise TimeoutError("the test never released the write")
         return super().replace(tp, expected_hash=expected_hash)
+
+
+class UninitializedStore(MemoryStore):
+    """A ``MemoryStore`` that says it lost its config and waits for a whole one to be set."""
+
+    initialized = False

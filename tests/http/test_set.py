@@ -12,7 +12,7 @@ from confighub.files import dump_tracepoints
 from confighub.server import FileStore, HubServer, MemoryStore, StoreState
 from confighub.sources import GrpcPollSource
 from tests.http.conftest import CART, CHECKOUT, call
-from tests.http.stores import PlainStore
+from tests.http.stores import PlainStore, UninitializedStore
 from tests.support.observing import record_changes
 from tests.support.waiting import Recorder, wait_until
 
@@ -199,12 +199,6 @@ def test_a_store_that_takes_no_writes_refuses_the_set(tmp_path: Path, store: Mem
         assert answer.status == 409
         assert "this store takes no writes" in answer.error
     assert store.tracepoints == (CHECKOUT, CART)
-
-
-class UninitializedStore(MemoryStore):
-    """A MemoryStore that says it lost its config and waits for a whole one."""
-
-    initialized = False
 
 
 def test_a_listing_says_when_the_store_is_not_initialized(

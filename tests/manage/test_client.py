@@ -11,6 +11,7 @@ from confighub.exceptions import ManagementError
 from confighub.manage import Listing, ManagementClient, Written
 from confighub.server import HubServer, MemoryStore
 from confighub.sources import GrpcPollSource
+from tests.http.stores import UninitializedStore
 from tests.support.waiting import wait_until
 
 CHECKOUT = TracePoint("checkout", "shop/checkout.py", 42)
@@ -111,16 +112,10 @@ def test_set_of_an_id_used_twice_is_a_400(client: ManagementClient, store: Memor
     assert store.tracepoints == (CHECKOUT,)
 
 
-class _Uninitialized(MemoryStore):
-    """A MemoryStore that says it lost its config and waits for a whole one."""
-
-    initialized = False
-
-
 def test_listing_says_whether_the_store_is_initialized(client: ManagementClient) -> None:
     """True for a store that says nothing; False when the server's list says so."""
     assert client.list().initialized is True
-    with HubServer(_Uninitialized([CART]), http_port=0) as server:
+    with HubServer(UninitializedStore([CART]), http_port=0) as server:
         listing = ManagementClient(server.http_url).list()
     assert listing == (config_hash([CART]), (CART,), False)
     assert Listing("ab12", ()) == ("ab12", (), True)
