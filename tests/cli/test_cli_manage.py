@@ -12,9 +12,10 @@ import pytest
 from confighub import ConfigHub, TracePoint, config_hash
 from confighub.cli import main
 from confighub.files import dump_tracepoints, parse_tracepoints
-from confighub.manage import ManagementClient, Written
-from confighub.server import HubServer, MemoryStore
+from confighub.manage import Listing, ManagementClient
+from confighub.server import HubServer, MemoryStore, StoreState
 from confighub.sources import GrpcPollSource
+from tests.http.stores import UninitializedStore
 from tests.support.waiting import wait_until
 
 CHECKOUT = TracePoint("checkout", "shop/checkout.py", 42)
@@ -22,6 +23,7 @@ CART = TracePoint(
     "cart", "shop/cart.py", 17, {"snapshot": "no_collect", "log_msg": "cart [bold]{size}"}
 )
 PAY = TracePoint("pay", "shop/pay.py", 7)
+MOVED = TracePoint("cart", "shop/cart.py", 18)
 SECRET = "s3cret-value"
 
 
@@ -120,16 +122,20 @@ def test_a_bad_tracepoint_to_add_is_a_usage_error(
 def _wanted(tmp_path: Path) -> Path:
     """A file that changes CART, adds PAY and leaves CHECKOUT out."""
     file = tmp_path / "wanted.yaml"
-    file.write_text(dump_tracepoints([TracePoint("cart", "shop/cart.py", 18), PAY]))
+    file.write_text(dump_tracepoints([MOVED, PAY]))
     return file
 
 
 def test_apply_makes_the_server_match_the_file(
     server: HubServer, store: MemoryStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """One line per change and a total; applied again, there is nothing to do."""
+    """One write (a list, a PUT, one store version), a line per change, a total; again, none."""
     file = _wanted(tmp_path)
+    states: list[StoreState] = []
+    store.subscribe(states.append)
     assert main(tp(server, "apply", str(file))) == 0
+    assert [state.tracepoints for state in states] == [(MOVED, PAY)]
+    assert server.stats().http_requests == 2
     lines = capsys.readouterr().out.splitlines()
     assert lines[:3] == [
         "~ cart  shop/cart.py:18",
@@ -137,10 +143,12 @@ def test_apply_makes_the_server_match_the_file(
         "- checkout  shop/checkout.py:42",
     ]
     assert lines[3].startswith("applied 3 changes (1 added, 1 changed, 1 removed); hash ")
-    assert store.hash == config_hash([TracePoint("cart", "shop/cart.py", 18), PAY])
+    assert store.hash == config_hash([MOVED, PAY])
     assert main(tp(server, "apply", str(file))) == 0
     [line] = capsys.readouterr().out.splitlines()
     assert line.startswith(f"nothing to do: the server's 2 tracepoints match {file}")
+    assert server.stats().http_requests == 3
+    assert len(states) == 1
 
 
 def test_apply_dry_run_writes_nothing(
@@ -155,34 +163,53 @@ def test_apply_dry_run_writes_nothing(
     assert store.state == before
 
 
-def test_apply_stops_at_a_concurrent_change(
+def test_apply_against_a_concurrent_change_writes_nothing(
     server: HubServer,
     store: MemoryStore,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """Someone writes between apply's read and its second write: 412, stop, say how far it got."""
-    put = ManagementClient.put
-    calls: list[str] = []
+    """Someone writes between apply's read and its write: 412, no change listed, theirs kept."""
+    set_config = ManagementClient.set
+    theirs = TracePoint("theirs", "shop/theirs.py", 1)
 
-    def racing(self: ManagementClient, tracepoint: TracePoint, **options: Any) -> Written:
-        calls.append(tracepoint.id)
-        if len(calls) == 2:
-            store.add(TracePoint("theirs", "shop/theirs.py", 1))
-        return put(self, tracepoint, **options)
+    def racing(self: ManagementClient, tracepoints: Any, **options: Any) -> Listing:
+        store.add(theirs)
+        return set_config(self, tracepoints, **options)
 
-    monkeypatch.setattr(ManagementClient, "put", racing)
+    monkeypatch.setattr(ManagementClient, "set", racing)
     assert main(tp(server, "apply", str(_wanted(tmp_path)))) == 1
     captured = capsys.readouterr()
-    assert captured.out.splitlines() == ["~ cart  shop/cart.py:18"]
+    assert captured.out == ""
     [line] = captured.err.splitlines()
     assert line.startswith("error: PUT ")
     assert "412 Precondition Failed" in line
-    assert "1 of 3 changes written before it" in line
+    assert "the config changed on the server meanwhile, so nothing was written" in line
     assert "run apply again" in line
-    assert "theirs" in [tp.id for tp in store.tracepoints]
-    assert CHECKOUT in store.tracepoints
+    assert store.tracepoints == (CHECKOUT, CART, theirs)
+
+
+def test_apply_seeds_a_store_that_is_not_initialized(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The plan is empty, yet apply writes the whole file, and says it seeded the store."""
+    file = tmp_path / "seed.yaml"
+    file.write_text(dump_tracepoints([CHECKOUT, CART]))
+    with HubServer(UninitializedStore([CHECKOUT, CART]), http_port=0) as server:
+        assert main(tp(server, "apply", str(file), "--dry-run")) == 0
+        assert server.stats().http_requests == 1
+        assert main(tp(server, "apply", str(file))) == 0
+        assert server.stats().http_requests == 3  # the dry run's list, a list and the write
+    dry, seeded, applied = capsys.readouterr().out.splitlines()
+    assert dry == (
+        "dry run: 0 changes (0 added, 0 changed, 0 removed) to make; the server's store is not"
+        " initialized; nothing written"
+    )
+    assert seeded == (
+        f"the server's store was not initialized: it is now seeded with 2 tracepoints of {file}"
+    )
+    assert applied.startswith("applied 0 changes (0 added, 0 changed, 0 removed); hash ")
 
 
 @pytest.mark.parametrize(

@@ -208,8 +208,9 @@ def rm_command(*, client: ManagementClient, tp_id: str) -> None:
 def apply_command(*, client: ManagementClient, file: Path, dry_run: bool) -> None:
     """Make the server's tracepoints those of FILE: add, replace and remove what differs.
 
-    Each write names the config hash it expects, so a change made meanwhile by
-    someone else stops apply (run it again) instead of being overwritten.
+    The whole config is written in one step that names the config hash read, so a
+    change made meanwhile by someone else stops apply with nothing written (run it
+    again) instead of being overwritten.
     """
     apply_file(client, load_tracepoints(file), str(file), console(), dry_run=dry_run)
 
