@@ -133,7 +133,9 @@ def test_multitenant_serve_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     ("argv", "message"),
     [
         (["--store", "sqlite:{tmp}/x.db", "{file}"], "give FILE or --store, not both"),
-        (["--store", "redis://h:1"], "not supported yet"),
+        (["--store", "redis://:s3cret@h:port/0"], "is not a Redis URL"),
+        (["--store", "sqlite:{tmp}/x.db", "--seed", "{file}"], "a seed is for a redis:// store"),
+        (["--seed", "{file}", "{file}"], "--seed is for a --store redis://"),
         (["--store", "nonsense"], "is not a store URL"),
         (["--http-prefix", "/hub"], "--http-prefix needs --http-port"),
         (["--http-port", "70000"], "--http-port"),

@@ -43,6 +43,7 @@ def collector(
     held: Callable[[], int] = lambda: 0,
     agents: Callable[[], Mapping[str, int]] = lambda: {"converged": 0, "behind": 0},
     snapshots: Callable[[], int] = lambda: 0,
+    store_ready: Callable[[], bool] = lambda: True,
 ) -> ServerCollector:
     """A collector of ``metrics`` whose other readings are given or zero."""
     return ServerCollector(
@@ -53,6 +54,7 @@ def collector(
         auth_failures=lambda: 4,
         store_errors=lambda: 5,
         http_requests=lambda: 6,
+        store_ready=store_ready,
     )
 
 
@@ -173,6 +175,15 @@ def test_the_servers_readings_are_gauges_and_counters() -> None:
     assert samples["confighub_http_requests_total", ()] == 6
 
 
+def test_store_ready_is_one_while_the_store_serves_its_current_config_and_zero_after() -> None:
+    """The gauge follows the store's readiness at each scrape: what /readyz answers."""
+    ready = [True]
+    source = collector(PollMetrics(), store_ready=lambda: ready[0])
+    assert scraped(source)["confighub_store_ready", ()] == 1
+    ready[0] = False
+    assert scraped(source)["confighub_store_ready", ()] == 0
+
+
 def test_every_metric_has_help_text_and_the_confighub_prefix() -> None:
     """Each family scraped is named confighub_* and says what it counts."""
     body, _ = exposition(metrics_registry(collector(PollMetrics())))
@@ -184,6 +195,7 @@ def test_every_metric_has_help_text_and_the_confighub_prefix() -> None:
         "confighub_poll_seconds",
         "confighub_held_polls",
         "confighub_agents",
+        "confighub_store_ready",
         "confighub_snapshots",
         "confighub_auth_failures",
         "confighub_store_errors",

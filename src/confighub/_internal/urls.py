@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from confighub._internal.text import shown
+from confighub._internal.text import cut
 
 __all__ = ["safe_url"]
 
@@ -13,7 +13,7 @@ _SCHEME: Final = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*):(?P<rest>.*)",
 
 
 def safe_url(url: str) -> str:
-    """``url`` shown without its userinfo and its query, bounded.
+    """``url`` without its userinfo and its query, cut to 120 characters.
 
     Up to the *last* ``@`` goes, not the first: a password written without escaping
     may hold ``@`` or ``/`` itself, and too much cut from a message is better than a
@@ -28,4 +28,4 @@ def safe_url(url: str) -> str:
     for mark in "?#":
         if mark in rest:
             rest = rest.partition(mark)[0] + mark + "…"
-    return shown(scheme + slashes + rest, 120)
+    return cut(scheme + slashes + rest, 120)

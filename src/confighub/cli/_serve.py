@@ -1,9 +1,11 @@
 """``confighub serve``, and the signals every command answers.
 
 ``serve`` serves a store: a tracepoint FILE (a ``FileStore``, read-only, reloaded on
-each edit), or the store ``--store URL`` names (``sqlite:PATH``, written through the
-HTTP API); with neither, ``sqlite:confighub.db`` in the working folder, so that a
-bare ``confighub serve`` keeps what the API writes across restarts.
+each edit), or the store ``--store URL`` names (``sqlite:PATH``, or ``redis://…``
+shared by several servers; both written through the HTTP API); with neither,
+``sqlite:confighub.db`` in the working folder, so that a bare ``confighub serve``
+keeps what the API writes across restarts. ``--seed FILE`` is the config a Redis
+store is given whenever Redis holds none (a new Redis, or one that lost its data).
 
 Ctrl-C (SIGINT) and SIGTERM stop a command through its own clean-up path; SIGHUP
 makes ``serve`` read its file again, as daemons do after a deploy (a store that is
@@ -26,6 +28,7 @@ from typing import Any, Final
 import click
 
 from confighub._internal.text import counted, short_hash
+from confighub._internal.urls import safe_url
 from confighub._wire.credentials import CLI_SPELLING, check_tls_pair
 from confighub.cli._logging import cli_logger
 from confighub.cli._options import (
@@ -36,6 +39,7 @@ from confighub.cli._options import (
     credentials,
     usage_errors,
 )
+from confighub.files import load_tracepoints
 from confighub.server import HubServer
 from confighub.stores import FileStore, Store, StoreState, open_store
 
@@ -141,7 +145,7 @@ class ServeSettings:
     """Seconds without a poll after which the fleet view forgets an agent."""
 
 
-def _opened(file: Path | None, store_url: str | None) -> tuple[Store, str, str]:
+def _opened(file: Path | None, store_url: str | None, seed: Path | None) -> tuple[Store, str, str]:
     """The store to serve, its name (a file or a URL) and a note on why it is that one.
 
     Raises ``StoreUnavailable`` for a store that cannot be opened.
@@ -149,12 +153,15 @@ def _opened(file: Path | None, store_url: str | None) -> tuple[Store, str, str]:
     if file is not None and store_url is not None:
         raise click.UsageError("give FILE or --store, not both")
     if file is not None:
+        if seed is not None:
+            raise click.UsageError("--seed is for a --store redis://…: a FILE is its own config")
         return FileStore(file), str(file), ""
-    with usage_errors():  # a URL of no store confighub knows
-        store = open_store(store_url or DEFAULT_STORE)
+    with usage_errors():  # a URL of no store confighub knows, a seed file that is no config
+        seeded = load_tracepoints(seed) if seed is not None else None
+        store = open_store(store_url or DEFAULT_STORE, seed=seeded)
     if store_url is None:
         return store, DEFAULT_STORE, " (the default: no FILE or --store given)"
-    return store, store_url, ""
+    return store, safe_url(store_url), ""  # a Redis URL may hold a password
 
 
 def _close(store: Store) -> None:
@@ -173,10 +180,14 @@ def _where(server: HubServer, settings: ServeSettings) -> str:
 
 
 def serve_store(
-    file: Path | None, store_url: str | None, stop: threading.Event, settings: ServeSettings
+    file: Path | None,
+    store_url: str | None,
+    stop: threading.Event,
+    settings: ServeSettings,
+    seed: Path | None = None,
 ) -> None:
     """Serve FILE, or the store ``store_url`` names (see the module), until ``stop`` is set."""
-    store, named, why = _opened(file, store_url)
+    store, named, why = _opened(file, store_url, seed)
 
     def changed(state: StoreState) -> None:
         cli_logger.info(
@@ -228,7 +239,16 @@ def serve_store(
     "--store",
     "store_url",
     metavar="URL",
-    help=f"Serve this store instead of a FILE: sqlite:PATH. Default: {DEFAULT_STORE}.",
+    help=(
+        "Serve this store instead of a FILE: sqlite:PATH, or redis://HOST:PORT/DB (rediss:// for"
+        " TLS; the password in the URL or CONFIGHUB_REDIS_PASSWORD) shared by several servers."
+        f" Default: {DEFAULT_STORE}."
+    ),
+)
+@click.option(
+    "--seed",
+    type=FILE,
+    help="With a redis:// store: write this tracepoint file whenever Redis holds no config.",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
@@ -270,6 +290,7 @@ def serve_command(
     *,
     file: Path | None,
     store_url: str | None,
+    seed: Path | None,
     host: str,
     port: int,
     http_port: int | None,
@@ -308,4 +329,4 @@ def serve_command(
         agent_silence,
     )
     with stop_on_signals() as stop:
-        serve_store(file, store_url, stop, settings)
+        serve_store(file, store_url, stop, settings, seed)

@@ -25,6 +25,7 @@ from confighub.exceptions import LifecycleError, ServeFailed
 from confighub.server._fleet import AgentEvent, AgentInfo
 from confighub.server._http import DEFAULT_MAX_BODY_SIZE, HttpApi
 from confighub.server._http_access import CountingAuthenticator
+from confighub.server._http_probes import store_readiness
 from confighub.server._listener import TlsSetting, join, tls_credentials
 from confighub.server._poll_service import PollService
 from confighub.server._requests import DEFAULT_MAX_POLL_SIZE
@@ -146,6 +147,7 @@ class HubServer(StartStop):
             agent_silence=agent_silence,
             max_agents=max_agents,
             metrics=metrics,
+            store_ready=lambda: store_readiness(store) is None,
         )
         telemetry = self._telemetry
         self._http = None

@@ -153,7 +153,8 @@ class ServerCollector:
 
     Each reading is a callable the server gives: ``held()`` polls held now,
     ``agents()`` agents by state, and the counts so far of ``snapshots()``,
-    ``auth_failures()``, ``store_errors()`` and ``http_requests()``. A reading
+    ``auth_failures()``, ``store_errors()`` and ``http_requests()``, and whether
+    ``store_ready()``. A reading
     that raises is logged and its metric left out of that scrape.
     """
 
@@ -167,9 +168,11 @@ class ServerCollector:
         auth_failures: Callable[[], int],
         store_errors: Callable[[], int],
         http_requests: Callable[[], int],
+        store_ready: Callable[[], bool],
     ) -> None:
         self._metrics = metrics
         self._held = held
+        self._store_ready = store_ready
         self._agents = agents
         self._totals = (
             ("confighub_snapshots", "Snapshots received from agents.", snapshots),
@@ -199,6 +202,10 @@ class ServerCollector:
         if held_now is not None:
             families.held_now.add_metric((), held_now)
             yield families.held_now
+        ready = _reading(families.store_ready.name, self._store_ready)
+        if ready is not None:
+            families.store_ready.add_metric((), 1 if ready else 0)
+            yield families.store_ready
         states = _reading(families.agents.name, self._agents)
         if states is not None:
             for state, count in sorted(states.items()):
@@ -229,6 +236,11 @@ class ServerCollector:
             ),
             GaugeMetricFamily("confighub_held_polls", "Polls being held now."),
             GaugeMetricFamily("confighub_agents", "Agents polling, by state.", labels=("state",)),
+            GaugeMetricFamily(
+                "confighub_store_ready",
+                "1 while the store serves its current config, 0 while it serves its last good one"
+                " (a bad file, an unreachable or emptied Redis; /readyz says why).",
+            ),
             tuple(CounterMetricFamily(name, help_text) for name, help_text, _ in self._totals),
         )
 
@@ -240,6 +252,7 @@ class _Families(NamedTuple):
     latency: HistogramMetricFamily
     held_now: GaugeMetricFamily
     agents: GaugeMetricFamily
+    store_ready: GaugeMetricFamily
     totals: tuple[CounterMetricFamily, ...]
 
 

@@ -67,6 +67,7 @@ class Telemetry:
         agent_silence: float,
         max_agents: int,
         metrics: bool,
+        store_ready: Callable[[], bool],
     ) -> None:
         self._tenants = tenants
         self.fleet = Fleet(silence=agent_silence, max_agents=max_agents) if track_agents else None
@@ -81,6 +82,7 @@ class Telemetry:
                 auth_failures=lambda: stats().auth_failures,
                 store_errors=lambda: stats().store_errors,
                 http_requests=lambda: stats().http_requests,
+                store_ready=store_ready,
             )
             self.registry = metrics_registry(collector)
         self.health = Health()

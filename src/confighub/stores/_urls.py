@@ -80,4 +80,4 @@ def _redis(url: str, seed: Iterable[TracePoint] | None) -> RedisStore:
 
 
 def _safe(url: str) -> str:
-    return safe_url(url)
+    return shown(safe_url(url))
