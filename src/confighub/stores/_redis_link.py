@@ -242,6 +242,13 @@ class RedisLink:
                 sync = True
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _LAST_RETRY)
+            except Exception as err:
+                # A follower that died would leave this server stale in silence: say so,
+                # count it as an outage, and read everything again.
+                logger.exception("%s: following the change log failed", self.name)
+                self._down(err)
+                sync = reload = True
+                await asyncio.sleep(_LAST_RETRY)
 
     async def _sync(self, reload: bool) -> None:
         """Look at the namespace; seed it, read it whole, or resume from the last change."""
@@ -358,6 +365,7 @@ class RedisLink:
     ) -> str:
         """Run one write of a tracepoint; return the value it replaced ("" for none)."""
         tenant = store.tenant_name
+        self._check_available()
         if store.unseeded:
             raise StoreUnavailable(
                 self.name,
@@ -387,6 +395,7 @@ class RedisLink:
         self, store: RedisStore, tracepoints: Sequence[TracePoint], expected_hash: str | None
     ) -> None:
         """Write ``store``'s whole config; this initializes an uninitialized namespace."""
+        self._check_available()
         for _ in range(_ATTEMPTS):
             expected_rev = await self._expected_rev(store, expected_hash)
             if (
@@ -436,6 +445,11 @@ class RedisLink:
             if store.state.hash != expected_hash:
                 raise StaleConfig(expected_hash, store.state.hash)
         return str(store.served_rev)
+
+    def _check_available(self) -> None:
+        """Refuse a write at once while the follower knows Redis to be away."""
+        if not self.available:
+            raise StoreUnavailable(self.name, f"it is unreachable: {self._down_reason}")
 
     def _contended(self) -> StoreUnavailable:
         return StoreUnavailable(
