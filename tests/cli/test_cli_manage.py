@@ -15,7 +15,7 @@ from confighub.files import dump_tracepoints, parse_tracepoints
 from confighub.manage import Listing, ManagementClient
 from confighub.server import HubServer, MemoryStore, StoreState
 from confighub.sources import GrpcPollSource
-from tests.http.stores import UninitializedStore
+from tests.support.stores import UninitializedStore
 from tests.support.waiting import wait_until
 
 CHECKOUT = TracePoint("checkout", "shop/checkout.py", 42)

@@ -14,7 +14,7 @@ from confighub.exceptions import StoreUnavailable
 from confighub.files import dump_tracepoints
 from confighub.server import FileStore, HubServer, MemoryStore
 from tests.http.conftest import CART, CHECKOUT, call
-from tests.http.stores import FailingStore, PlainStore
+from tests.support.stores import FailingStore, PlainStore
 from tests.support.waiting import TIMEOUT
 
 BODY = {"tracepoint": {"path": "shop/pay.py", "line_number": 30}}

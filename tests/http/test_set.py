@@ -12,8 +12,8 @@ from confighub.files import dump_tracepoints
 from confighub.server import FileStore, HubServer, MemoryStore, StoreState
 from confighub.sources import GrpcPollSource
 from tests.http.conftest import CART, CHECKOUT, call
-from tests.http.stores import PlainStore, UninitializedStore
 from tests.support.observing import record_changes
+from tests.support.stores import PlainStore, UninitializedStore
 from tests.support.waiting import Recorder, wait_until
 
 MOVED = TracePoint("cart", "shop/cart.py", 13)

@@ -14,9 +14,9 @@ from confighub import ConfigHub, TracePoint
 from confighub.server import HubServer
 from confighub.sources import GrpcPollSource
 from tests.http.conftest import CART, CHECKOUT, call
-from tests.http.stores import GatedStore
 from tests.support.observing import record_changes
 from tests.support.polling import ids, poll
+from tests.support.stores import GatedStore
 from tests.support.waiting import TIMEOUT, wait_until
 
 BODY = {"tracepoint": {"path": "shop/cart.py", "line_number": 13}}

@@ -11,7 +11,7 @@ from confighub.exceptions import ManagementError
 from confighub.manage import Listing, ManagementClient, Written
 from confighub.server import HubServer, MemoryStore
 from confighub.sources import GrpcPollSource
-from tests.http.stores import UninitializedStore
+from tests.support.stores import UninitializedStore
 from tests.support.waiting import wait_until
 
 CHECKOUT = TracePoint("checkout", "shop/checkout.py", 42)

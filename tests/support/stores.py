@@ -1,4 +1,4 @@
-"""Small stores for the HTTP tests: takes no writes, fails, waits, or lost its config."""
+"""Small stores for the tests: takes no writes, fails, waits, or lost its config."""
 
 from __future__ import annotations
 
