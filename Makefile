@@ -65,6 +65,7 @@ bench: $(VENV)/.installed-dev redis-server
 	$(BIN)/python benchmarks/replay.py
 	$(BIN)/python benchmarks/large_config.py
 	$(BIN)/python benchmarks/management.py
+	$(BIN)/python benchmarks/scale_out.py
 
 # Rebuild notebooks/*.ipynb from notebooks/sources/ and run them to fill in their outputs.
 notebooks: $(VENV)/.installed-dev

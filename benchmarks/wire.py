@@ -23,7 +23,7 @@ import statistics
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -92,7 +92,7 @@ def propagation(changes: int, hold: float | None, phase: float, gap: float = 0.0
 
 
 def polls_per_second(
-    target: str,
+    target: str | Sequence[str],
     clients: int,
     seconds: float,
     poller: Callable[[grpc.Channel], Callable[[], object]],
@@ -100,13 +100,15 @@ def polls_per_second(
     """Polls per second that ``clients`` threads, each with its channel, get answered.
 
     ``poller(channel)`` makes the function one thread calls for each poll; its first
-    call, before the clock starts, warms the channel.
+    call, before the clock starts, warms the channel. Given several targets, thread
+    ``n`` polls ``target[n % len(target)]``.
     """
+    targets = [target] if isinstance(target, str) else list(target)
     counts = [0] * clients
     start = threading.Barrier(clients + 1)
 
     def client(n: int) -> None:
-        with grpc.insecure_channel(target) as channel:
+        with grpc.insecure_channel(targets[n % len(targets)]) as channel:
             poll = poller(channel)
             poll()
             start.wait()

@@ -77,3 +77,19 @@ def test_management_benchmark_runs_against_real_processes() -> None:
     per_agent = re.search(r"([\d,]+) bytes per agent", out)
     assert per_agent is not None
     assert int(per_agent.group(1).replace(",", "")) > 0
+
+
+def test_scale_out_benchmark_runs_replicas_on_a_real_redis() -> None:
+    """benchmarks/scale_out.py --quick runs 3 replicas on its Redis; each write is one script."""
+    out = run_quick("scale_out.py")
+    for figure in (
+        "held polls over 3 replicas",
+        "API writes, sequential PUTs",
+        "NO_CHANGE throughput",
+        "what limits poll throughput",
+        "Redis commands a write",
+        "memory (RSS)",
+    ):
+        assert figure in out
+    assert len(re.findall(r"→ ratio", out)) == 4
+    assert re.search(r"\bevalsha 1\.0\b", out) is not None
