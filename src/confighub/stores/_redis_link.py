@@ -54,6 +54,7 @@ _BATCH: Final = 1000
 _FIRST_RETRY: Final = 0.05
 _LAST_RETRY: Final = 2.0
 _ATTEMPTS: Final = 5
+_CANCEL_AGAIN: Final = 0.01
 _MAX_VALUE: Final = 1024 * 1024
 _SEED_HINT: Final = (
     "write the whole config (confighub tp apply FILE, or PUT /api/tracepoints)"
@@ -201,7 +202,11 @@ class RedisLink:
         """Stop following and close the connection; the configs stay readable."""
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
+            # Python 3.11's asyncio.wait_for, which redis-py sends a command through, loses
+            # a cancel that comes as the send completes: cancel until the follower ends.
+            while not task.done():
+                task.cancel()
+                await asyncio.wait({task}, timeout=_CANCEL_AGAIN)
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self._drop()
