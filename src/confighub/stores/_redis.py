@@ -275,8 +275,11 @@ class RedisStore(StoreBase, Closing):
         for at in range(0, len(flat) - 1, 2):
             tp_id, value = flat[at], flat[at + 1]
             kept = before.get(tp_id)
-            if kept is not None and kept[1] == value:
-                items[tp_id] = kept
+            position, _, body = value.partition(" ")
+            # The body, not the whole value: a set numbers the positions anew, and a
+            # tracepoint that only moved is the object served before (see ``reusing``).
+            if kept is not None and kept[1].partition(" ")[2] == body and position.isdecimal():
+                items[tp_id] = (int(position), value, kept[2])
                 continue
             parsed = parse_value(value, tp_id, self._link.name)
             if parsed is not None:
