@@ -53,7 +53,8 @@ def serve(store: str, size: int, conn: Connection) -> None:
             opened = SqliteStore(Path(folder) / "hub.db")
             opened.set(config(size))
         else:
-            opened = RedisStore(store, namespace=NAMESPACE, seed=config(size))
+            # A namespace of each size: replicas of two sizes may share the one Redis.
+            opened = RedisStore(store, namespace=f"{NAMESPACE}-{size}", seed=config(size))
         try:
             with HubServer(opened, http_port=0, max_hold=120) as server:
                 conn.send((server.port, server.http_url))

@@ -67,10 +67,10 @@ class Writes(NamedTuple):
 
 
 @contextmanager
-def servers(stores: Sequence[str]) -> Iterator[list[Server]]:
+def servers(stores: Sequence[str], size: int = SIZE) -> Iterator[list[Server]]:
     """A server process on each of ``stores`` (see ``_scale_peers.serve``), started together."""
     with ExitStack() as stack:
-        conns = [stack.enter_context(process(_scale_peers.serve, store, SIZE)) for store in stores]
+        conns = [stack.enter_context(process(_scale_peers.serve, store, size)) for store in stores]
         started = []
         for conn in conns:
             port, url = conn.recv()
