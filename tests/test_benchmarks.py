@@ -83,7 +83,8 @@ def test_scale_out_benchmark_runs_replicas_on_a_real_redis() -> None:
     """benchmarks/scale_out.py --quick runs 3 replicas on its Redis; each write is one script."""
     out = run_quick("scale_out.py")
     for figure in (
-        "held polls over 3 replicas",
+        "one API write of a 1,000-tracepoint config",
+        "one API write of a 10-tracepoint config",
         "API writes, sequential PUTs",
         "NO_CHANGE throughput",
         "what limits poll throughput",
@@ -91,5 +92,5 @@ def test_scale_out_benchmark_runs_replicas_on_a_real_redis() -> None:
         "memory (RSS)",
     ):
         assert figure in out
-    assert len(re.findall(r"→ ratio", out)) == 4
+    assert len(re.findall(r"→ ratio", out)) == 5
     assert re.search(r"\bevalsha 1\.0\b", out) is not None
