@@ -515,10 +515,11 @@ class RedisLink:
 
     def _down(self, err: BaseException) -> None:
         self._down_reason = _reason(err)
-        if self.available or self._down_since is None:
+        newly = self.available or self._down_since is None
+        self.available = False
+        if newly:
             self._down_since = time.time()
             logger.error("%s", self.problem)
-        self.available = False
 
 
 def _reason(err: BaseException) -> str:
