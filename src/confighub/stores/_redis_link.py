@@ -327,21 +327,24 @@ class RedisLink:
         """Apply log entries in order; ``_Gap`` if one is not the next change."""
         touched: dict[str, RedisStore] = {}
         for entry_id, fields in entries:
-            seq = int(fields["seq"])
+            try:
+                seq, tenant, rev = int(fields["seq"]), fields["tenant"], int(fields["rev"])
+                op, tp_id, value = fields["op"], fields["id"], fields["value"]
+            except (KeyError, ValueError):
+                # Written by hand, or by another program: what it changed is unknown.
+                raise _Gap(f"the change log entry {shown(entry_id)} is no change") from None
             if seq != self.seq + 1:
                 raise _Gap(f"the change log goes from change {self.seq} to {seq}")
-            store = self.store(fields["tenant"])
-            rev = int(fields["rev"])
+            store = self.store(tenant)
             if rev > store.rev:
                 if rev != store.rev + 1 and not store.unseeded:
                     raise _Gap(
                         f"tenant {shown(store.tenant_name)} goes from revision {store.rev} to {rev}"
                     )
-                op = fields["op"]
                 if op == "set" or store.unseeded:
                     await self._reload_tenant(store)
                 else:
-                    store.change(op, fields["id"], fields["value"], rev)
+                    store.change(op, tp_id, value, rev)
                 touched[store.tenant_name] = store
             self.seq, self._stream_id = seq, entry_id
         for store in touched.values():
