@@ -304,7 +304,18 @@ class RedisLink:
         if epoch is None:
             self.initialized = False
             return
-        found = {reply[at]: (int(reply[at + 1]), reply[at + 2]) for at in range(3, len(reply), 3)}
+        found: dict[str, tuple[int, Sequence[str]]] = {}
+        for at in range(3, len(reply), 3):
+            tenant, rev = reply[at], reply[at + 1]
+            if rev.isdecimal():
+                found[tenant] = (int(rev), reply[at + 2])
+            else:
+                logger.warning(
+                    "%s: tenant %s left out, its revision %s is no number",
+                    self.name,
+                    shown(tenant),
+                    shown(rev),
+                )
         new_epoch = self.epoch is not None and epoch != self.epoch
         for tenant in {*found, *self.stores}:
             store = self.store(tenant)
