@@ -191,9 +191,14 @@ class RedisLink:
         }
         try:
             await asyncio.wait_for(self._sync(reload=True), self.timeout)
-        except (RedisError, OSError, TimeoutError) as err:
+        except BaseException as err:
+            # Closed whatever went wrong: a store left half started would hold the
+            # connection, and send later writes to a loop that is gone.
             await self._drop()
-            raise StoreUnavailable(self.name, _reason(err)) from None
+            if isinstance(err, RedisError | OSError | TimeoutError | ValueError):
+                # ValueError: a key of the namespace holds what confighub did not write.
+                raise StoreUnavailable(self.name, _reason(err)) from None
+            raise
         self._up()
         self._task = self.loop.create_task(self._follow(), name="confighub-redis-follower")
         return True
