@@ -69,3 +69,16 @@ class UninitializedStore(MemoryStore):
     """A ``MemoryStore`` that says it lost its config and waits for a whole one to be set."""
 
     initialized = False
+
+
+class ConfiglessStore(MemoryStore):
+    """A ``MemoryStore`` that says whether it holds any config at all yet (``holds_config``)."""
+
+    def __init__(self, tracepoints: list[TracePoint]) -> None:
+        super().__init__(tracepoints)
+        self.holding = False
+
+    @property
+    def holds_config(self) -> bool:
+        """What the test set: False as a shared store that was never seeded."""
+        return self.holding

@@ -40,6 +40,10 @@ logger = logging.getLogger("confighub")
 # reaches it before the client gives up on the call.
 _DEADLINE_MARGIN: Final = 0.25
 _TENANT_NAMED: Final = f"{TENANT_METADATA_KEY} metadata"
+_NO_CONFIG: Final = (
+    "this server has no config to serve yet (its store was never seeded, or lost its data"
+    " before this server read it); keep the tracepoints you have and poll again"
+)
 _SNAPSHOT_RESPONSE: Final[bytes] = tracepoint_pb2.SnapshotResponse().SerializeToString()
 # An UPDATE of this many bytes or more is stamped once for the polls answered within
 # _STAMP_SHARED of each other (those one change woke): copying a large body behind a
@@ -168,6 +172,10 @@ class PollService:
         peer = context.peer()
         self._audit.polled(peer, request.resource, key)
         tenant.refresh()
+        gate = tenant.gate
+        if gate is not None and not getattr(gate, "holds_config", True):
+            # Not an empty config, which would make the agent drop every tracepoint it has.
+            await context.abort(grpc.StatusCode.UNAVAILABLE, _NO_CONFIG)
         views = tenant.views
         await views.prepare(request.resource, key)
         view = views.view_for(request.resource, key)

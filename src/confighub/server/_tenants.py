@@ -41,7 +41,7 @@ class TenantLimit(Exception):
 class Tenant:
     """One tenant's config as served: its store, its views and the future held polls await."""
 
-    __slots__ = ("_on_change", "_unsubscribe", "changed", "name", "store", "views")
+    __slots__ = ("_on_change", "_unsubscribe", "changed", "gate", "name", "store", "views")
 
     def __init__(
         self,
@@ -54,6 +54,10 @@ class Tenant:
     ) -> None:
         self.name = name
         self.store = store
+        # A store that can hold no config at all yet says so (a shared store never seeded):
+        # its agents are refused rather than served an empty config. Looked up once here,
+        # so that a poll of any other store pays nothing for it.
+        self.gate: Store | None = store if hasattr(type(store), "holds_config") else None
         self._on_change = on_change
         self.views = ViewCache(store.state, max_views=max_views)
         self.changed: asyncio.Future[None] = loop.create_future()
