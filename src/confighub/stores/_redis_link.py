@@ -13,8 +13,9 @@ a mix. After a reconnect it resumes from the last entry applied.
 A write is one script run; its caller then waits until the follower has applied
 that change, so the state a write returns, and what the server then serves, holds
 it. A compare-and-set names the hash the caller read: the link maps it to the
-revision it serves and lets the script compare revisions, after catching up with
-Redis when the hash is not the one it serves.
+epoch and revision it serves and lets the script compare those, after catching up
+with Redis when the hash is not the one it serves. The epoch counts as much as the
+revision: revisions start again at 1 each time Redis is seeded anew.
 """
 
 from __future__ import annotations
@@ -459,7 +460,7 @@ class RedisLink:
         return int(seq) if status == "OK" else None
 
     async def _expected_rev(self, store: RedisStore, expected_hash: str | None) -> str:
-        """The revision a write expecting ``expected_hash`` compares with ("" for none)."""
+        """The ``"EPOCH REVISION"`` a write expecting ``expected_hash`` compares ("" for none)."""
         if expected_hash is None:
             return ""
         if store.state.hash != expected_hash:
@@ -468,7 +469,7 @@ class RedisLink:
             await self.reached(epoch, int(seq or 0))
             if store.state.hash != expected_hash:
                 raise StaleConfig(expected_hash, store.state.hash)
-        return str(store.served_rev)
+        return f"{self.epoch} {store.served_rev}"
 
     def _check_available(self) -> None:
         """Refuse a write at once while the follower knows Redis to be away."""

@@ -27,17 +27,19 @@ from typing import Final
 __all__ = ["SET", "SNAPSHOT", "TENANT_SNAPSHOT", "WRITE"]
 
 # KEYS: initialized, seq, log, revs, next, tp:TENANT
-# ARGV: tenant, op (create | replace | delete), id, json, expected revision or "",
+# ARGV: tenant, op (create | replace | delete), id, json, expected "EPOCH REVISION" or "",
 #       log length, changes channel
 # Answers {status, seq, rev, old value, epoch}: OK, SAME (nothing to change), CONFLICT
-# (the revision is not the one expected), EXISTS, UNKNOWN, UNINITIALIZED.
+# (the epoch and revision are not those expected), EXISTS, UNKNOWN, UNINITIALIZED.
 WRITE: Final = """
 local epoch = redis.call('GET', KEYS[1])
 local seq = tonumber(redis.call('GET', KEYS[2]) or '0')
 if not epoch then return {'UNINITIALIZED', seq, 0, '', ''} end
 local tenant, op, id = ARGV[1], ARGV[2], ARGV[3]
 local rev = tonumber(redis.call('HGET', KEYS[4], tenant) or '0')
-if ARGV[5] ~= '' and tonumber(ARGV[5]) ~= rev then return {'CONFLICT', seq, rev, '', epoch} end
+if ARGV[5] ~= '' and ARGV[5] ~= epoch .. ' ' .. rev then
+  return {'CONFLICT', seq, rev, '', epoch}
+end
 local old = redis.call('HGET', KEYS[6], id)
 local value = ''
 if op == 'delete' then
@@ -65,7 +67,7 @@ return {'OK', seq, rev, old or '', epoch}
 """
 
 # KEYS: initialized, seq, log, revs, next, tp:TENANT
-# ARGV: tenant, mode (set | seed), expected revision or "", log length, changes channel,
+# ARGV: tenant, mode (set | seed), expected "EPOCH REVISION" or "", log length, channel,
 #       new epoch, then id and json of each tracepoint in order.
 # ``set`` writes the tenant's whole config, and initializes the namespace if it is not;
 # ``seed`` does so only if the namespace is not initialized (ALREADY otherwise), so two
@@ -77,7 +79,7 @@ local seq = tonumber(redis.call('GET', KEYS[2]) or '0')
 local tenant = ARGV[1]
 local rev = tonumber(redis.call('HGET', KEYS[4], tenant) or '0')
 if epoch and ARGV[2] == 'seed' then return {'ALREADY', seq, rev, epoch} end
-if epoch and ARGV[3] ~= '' and tonumber(ARGV[3]) ~= rev then
+if epoch and ARGV[3] ~= '' and ARGV[3] ~= epoch .. ' ' .. rev then
   return {'CONFLICT', seq, rev, epoch}
 end
 if not epoch then
