@@ -11,15 +11,19 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Iterator
+from concurrent import futures
 
 import pytest
 
-from confighub.exceptions import StoreUnavailable
+import redis
+from confighub.exceptions import StaleConfig, StoreUnavailable
 from confighub.model import TracePoint, config_hash
 from confighub.stores import RedisStore
+from confighub.stores._redis_scripts import SET, WRITE
 from tests.support.redis_server import RedisServer
 from tests.support.redis_stores import config_of, keys, running, same_config
 from tests.support.threads import in_thread
+from tests.support.waiting import wait_until
 
 A = TracePoint("a", "app.py", 1)
 B = TracePoint("b", "app.py", 2)
@@ -159,3 +163,42 @@ def test_seeding_at_once_repeated_on_fresh_namespaces(redis_server: RedisServer)
         finally:
             for store in stores:
                 store.close()
+
+
+def _held_scripts(client: redis.Redis) -> int:
+    """How many clients Redis holds back with a script, under CLIENT PAUSE."""
+    return sum(1 for c in client.client_list() if c["cmd"] == "evalsha" and "b" in c["flags"])
+
+
+def test_a_write_expecting_a_hash_from_before_redis_was_emptied_is_stale(
+    redis_server: RedisServer,
+) -> None:
+    """Revisions start again at each seeding: a compare-and-set names the epoch too.
+
+    CLIENT PAUSE holds both writes in Redis so that they run in the order they came:
+    one store's whole config, then the other's write expecting the hash it served
+    before Redis was emptied, when its revision was the one the new config has now.
+    """
+    with running(redis_server.url) as kept, running(redis_server.url) as seeder:
+        lost = kept.set([A]).hash
+        same_config(kept, seeder)
+        redis_server.restart(empty=True)
+        wait_until(lambda: not kept.initialized, "the store to see Redis empty")
+        with redis_server.client() as client, futures.ThreadPoolExecutor(2) as pool:
+            client.script_load(SET)
+            client.script_load(WRITE)  # an emptied Redis has no script cached either
+            client.execute_command("CLIENT", "PAUSE", "20000", "WRITE")
+            try:
+                seeding = pool.submit(seeder.set, [B])
+                wait_until(lambda: _held_scripts(client) == 1, "the set to wait in Redis")
+                stale = pool.submit(
+                    kept.replace, TracePoint("a", "moved.py", 9), expected_hash=lost
+                )
+                wait_until(lambda: _held_scripts(client) == 2, "the write to wait in Redis")
+            finally:
+                client.execute_command("CLIENT", "UNPAUSE")
+            with pytest.raises(StaleConfig):
+                stale.result(10)
+            seeding.result(10)
+        same_config(seeder, kept)
+        assert kept.tracepoints == (B,)
