@@ -213,6 +213,32 @@ def test_a_store_closed_straight_after_its_start_stops(redis_server: RedisServer
         assert not store.available
 
 
+def test_a_closed_store_started_again_catches_up(store: RedisStore, other: RedisStore) -> None:
+    """start() after close() connects again and serves what was written meanwhile."""
+    store.create(A)
+    store.close()
+    other.create(B)
+    store.start()
+    assert store.tracepoints == (A, B)
+    assert store.create(C).tracepoints == (A, B, C)
+
+
+@pytest.mark.parametrize(
+    ("url", "options", "match"),
+    [
+        ("http://127.0.0.1:6379", {}, "starts with redis://"),
+        ("redis://127.0.0.1:6379/0", {"log_length": 9}, "log_length must be >= 10"),
+        ("redis://127.0.0.1:6379/0", {"timeout": 0}, "timeout must be > 0"),
+    ],
+)
+def test_options_outside_their_range_are_refused(
+    url: str, options: dict[str, float], match: str
+) -> None:
+    """A URL of another scheme, a log shorter than 10 changes or no timeout: ValueError."""
+    with pytest.raises(ValueError, match=match):
+        RedisStore(url, **options)  # type: ignore[arg-type]
+
+
 def test_a_write_through_one_store_is_served_by_the_other(
     store: RedisStore, other: RedisStore
 ) -> None:
