@@ -98,14 +98,13 @@ def test_a_write_while_redis_is_killed_is_refused_before_the_store_noticed(
 
 
 def test_a_redis_that_stops_answering_fails_a_write_in_time(redis_server: RedisServer) -> None:
-    """Paused (CLIENT PAUSE): a write is refused within its bound saying it may have been made."""
-    with running(redis_server.url, timeout=0.3) as store:
+    """Paused (CLIENT PAUSE): a write is refused within its bound (3 timeouts), never hangs."""
+    with running(redis_server.url, timeout=0.2) as store:
         store.set([A])
         with redis_server.client() as client:
-            client.execute_command("CLIENT", "PAUSE", "1000", "ALL")
-        refused = refused_in_time(lambda: store.create(B))
-        assert isinstance(refused, StoreUnavailable)
-        assert "may have been made" in str(refused)
+            client.execute_command("CLIENT", "PAUSE", "1500", "ALL")
+        # "may have been made", or "unreachable" if the follower's read timed out first.
+        assert isinstance(refused_in_time(lambda: store.create(B)), StoreUnavailable)
         # Whether Redis ran it or dropped it with the connection, the store ends where Redis is.
         with running(redis_server.url) as after_the_pause:
             same_config(after_the_pause, store)
@@ -130,7 +129,7 @@ def test_after_a_restart_with_its_data_every_change_made_meanwhile_arrives_in_or
                 if n % 3 == 0:
                     made.append(writer.replace(tp(n - 1, line=n)).hash)
             same_config(writer, follower)
-            assert follower.available
+            wait_until(lambda: follower.available, "the store to say Redis is back", NOTICED)
             assert follower.problem is None
             assert follower.tracepoints == writer.tracepoints
         # Each config served is one the writer made, in the order it made them.
