@@ -13,10 +13,11 @@ from contextlib import contextmanager
 from typing import Any
 
 import redis
+
 from confighub.model import TracePoint
 from confighub.stores import RedisStore
-from confighub.stores._redis_link import canonical_json
 from confighub.stores._redis_scripts import WRITE
+from confighub.stores._redis_values import canonical_json
 from tests.support.waiting import wait_until
 
 __all__ = ["config_of", "keys", "raw_writes", "running", "same_config", "stored"]

@@ -41,7 +41,8 @@ from confighub._internal.lifecycle import Closing
 from confighub._wire.tenants import DEFAULT_TENANT, check_tenant
 from confighub.exceptions import StoreUnavailable, UnknownTracePoint
 from confighub.model import TracePoint, config_hash
-from confighub.stores._redis_link import RedisLink, _reason, canonical_json, parse_value
+from confighub.stores._redis_link import RedisLink
+from confighub.stores._redis_values import canonical_json, parse_value, reason
 from confighub.stores._store import StoreBase, StoreListeners, StoreState, checked, unique
 
 __all__ = ["DEFAULT_NAMESPACE", "RedisStore"]
@@ -211,7 +212,7 @@ class RedisStore(StoreBase, Closing):
     ) -> StoreState:
         """Make ``tracepoints`` the whole config (see ``WritableStore``); also seeds Redis."""
         new = unique(tuple(tracepoints))
-        self._call(self._link.set_config(self, new, expected_hash))
+        self._call(self._link.writer.set_config(self, new, expected_hash))
         return self._state
 
     def create(self, tp: TracePoint, *, expected_hash: str | None = None) -> StoreState:
@@ -229,7 +230,7 @@ class RedisStore(StoreBase, Closing):
     ) -> tuple[StoreState, TracePoint]:
         """Remove the tracepoint ``tp_id`` and return it (see ``WritableStore``)."""
         held = next((tp for tp in self._state.tracepoints if tp.id == tp_id), None)
-        old = self._call(self._link.write(self, "delete", tp_id, "", expected_hash))
+        old = self._call(self._link.writer.write(self, "delete", tp_id, "", expected_hash))
         parsed = parse_value(old, tp_id, self._link.name)
         gone = parsed[1] if parsed is not None else held
         if gone is None:
@@ -238,7 +239,7 @@ class RedisStore(StoreBase, Closing):
         return self._state, gone
 
     def _write(self, op: str, tp: TracePoint, expected_hash: str | None) -> None:
-        self._call(self._link.write(self, op, tp.id, canonical_json(tp), expected_hash))
+        self._call(self._link.writer.write(self, op, tp.id, canonical_json(tp), expected_hash))
 
     def _call(self, work: Coroutine[Any, Any, _T]) -> _T:
         """Run ``work`` on the store's loop from this (other) thread; Redis errors as 503s."""
@@ -324,7 +325,7 @@ async def _guarded(link: RedisLink, work: Coroutine[Any, Any, _T]) -> _T:
     try:
         return await work
     except (RedisError, OSError) as err:
-        raise StoreUnavailable(link.name, _reason(err)) from None
+        raise StoreUnavailable(link.name, reason(err)) from None
 
 
 def _end(loop: asyncio.AbstractEventLoop, thread: threading.Thread) -> None:

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from concurrent import futures
 
 import pytest
-
 import redis
+
 from confighub.exceptions import StaleConfig, StoreUnavailable
 from confighub.model import TracePoint, config_hash
 from confighub.stores import RedisStore

@@ -14,9 +14,9 @@ from concurrent import futures
 from pathlib import Path
 
 import pytest
+import redis
 from deepproto.proto.poll.v1 import poll_pb2
 
-import redis
 from confighub import TracePoint, config_hash
 from confighub.cli import main
 from confighub.files import dump_tracepoints
@@ -43,7 +43,7 @@ SEED = (TracePoint("seeded", "shop/seeded.py", 1), CHECKOUT)
 OTHER_SEED = (TracePoint("seeded", "shop/seeded.py", 2), TracePoint("other", "shop/other.py", 5))
 RACES = 3
 """The start, then two emptyings: each a race of the two seeds."""
-UNINITIALIZED = "holds no confighub config in namespace 'confighub' (it was emptied, or never"
+UNINITIALIZED = "holds no confighub config in namespace 'confighub': it is not initialized"
 
 
 def _never_emptied(clients: Sequence[Follower]) -> None:
