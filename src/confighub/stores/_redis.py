@@ -27,29 +27,24 @@ same hash for the same config, so an agent moved to another replica gets NO_CHAN
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import re
 import threading
-from collections.abc import Coroutine, Iterable, Sequence
-from operator import itemgetter
-from typing import Any, Final, Self, TypeVar
-
-from redis.exceptions import RedisError
+from collections.abc import Iterable, Sequence
+from typing import Final, Self
 
 from confighub._internal.lifecycle import Closing
 from confighub._wire.tenants import DEFAULT_TENANT, check_tenant
-from confighub.exceptions import StoreUnavailable, UnknownTracePoint
+from confighub.exceptions import UnknownTracePoint
 from confighub.model import TracePoint, config_hash
+from confighub.stores._redis_calls import OwnLoop, call
 from confighub.stores._redis_link import RedisLink
-from confighub.stores._redis_values import canonical_json, parse_value, reason
+from confighub.stores._redis_values import canonical_json, parse_value
 from confighub.stores._store import StoreBase, StoreListeners, StoreState, checked, unique
 
 __all__ = ["DEFAULT_NAMESPACE", "RedisStore"]
 
 DEFAULT_NAMESPACE: Final = "confighub"
 _NAMESPACE: Final = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-_T = TypeVar("_T")
 
 
 class RedisStore(StoreBase, Closing):
@@ -103,7 +98,7 @@ class RedisStore(StoreBase, Closing):
             timeout=timeout,
             make_store=RedisStore.sibling,
         )
-        self._own: tuple[asyncio.AbstractEventLoop, threading.Thread] | None = None
+        self._own: OwnLoop | None = None
         self._lifecycle = threading.Lock()
         self._init(link, DEFAULT_TENANT)
 
@@ -122,7 +117,10 @@ class RedisStore(StoreBase, Closing):
         self.rev = 0
         self.served_rev = 0
         self.unseeded = False
+        self._loaded = False
+        # By id, in the order of their positions (a new tracepoint takes the next one).
         self._items: dict[str, tuple[int, str, TracePoint]] = {}
+        self._unordered = False
         self._state = StoreState(0, (), config_hash(()))
         self._listeners = StoreListeners(lambda: self._state)
         link.stores[tenant] = self
@@ -153,6 +151,15 @@ class RedisStore(StoreBase, Closing):
         return self._link.initialized and not self.unseeded
 
     @property
+    def holds_config(self) -> bool:
+        """False while there is no config to serve at all: Redis holds none, nor did it here.
+
+        A server then refuses its agents' polls (UNAVAILABLE) rather than answer them
+        with an empty config, which would make them drop every tracepoint they have.
+        """
+        return self._loaded or self._link.initialized
+
+    @property
     def problem(self) -> str | None:
         """Why this store is not ready (unreachable, uninitialized), or None when it is."""
         return self._link.problem
@@ -175,15 +182,13 @@ class RedisStore(StoreBase, Closing):
         with self._lifecycle:
             if self._own is not None or self._link.loop is not None:
                 return self
-            loop = asyncio.new_event_loop()
-            thread = threading.Thread(target=loop.run_forever, name="confighub-redis", daemon=True)
-            thread.start()
+            own = OwnLoop()
             try:
-                asyncio.run_coroutine_threadsafe(self._link.attach(), loop).result()
+                own.run(self._link.attach())
             except BaseException:
-                _end(loop, thread)
+                own.end()
                 raise
-            self._own = (loop, thread)
+            self._own = own
         return self
 
     def close(self) -> None:
@@ -191,9 +196,8 @@ class RedisStore(StoreBase, Closing):
         with self._lifecycle:
             own, self._own = self._own, None
         if own is not None:
-            loop, thread = own
-            asyncio.run_coroutine_threadsafe(self._link.detach(), loop).result()
-            _end(loop, thread)
+            own.run(self._link.detach())
+            own.end()
 
     def tenant(self, name: str) -> RedisStore:
         """The store of tenant ``name``, the same object on every call.
@@ -212,7 +216,7 @@ class RedisStore(StoreBase, Closing):
     ) -> StoreState:
         """Make ``tracepoints`` the whole config (see ``WritableStore``); also seeds Redis."""
         new = unique(tuple(tracepoints))
-        self._call(self._link.writer.set_config(self, new, expected_hash))
+        call(self._link, self._link.writer.set_config(self, new, expected_hash))
         return self._state
 
     def create(self, tp: TracePoint, *, expected_hash: str | None = None) -> StoreState:
@@ -230,7 +234,7 @@ class RedisStore(StoreBase, Closing):
     ) -> tuple[StoreState, TracePoint]:
         """Remove the tracepoint ``tp_id`` and return it (see ``WritableStore``)."""
         held = next((tp for tp in self._state.tracepoints if tp.id == tp_id), None)
-        old = self._call(self._link.writer.write(self, "delete", tp_id, "", expected_hash))
+        old = call(self._link, self._link.writer.write(self, "delete", tp_id, "", expected_hash))
         parsed = parse_value(old, tp_id, self._link.name)
         gone = parsed[1] if parsed is not None else held
         if gone is None:
@@ -239,33 +243,9 @@ class RedisStore(StoreBase, Closing):
         return self._state, gone
 
     def _write(self, op: str, tp: TracePoint, expected_hash: str | None) -> None:
-        self._call(self._link.writer.write(self, op, tp.id, canonical_json(tp), expected_hash))
-
-    def _call(self, work: Coroutine[Any, Any, _T]) -> _T:
-        """Run ``work`` on the store's loop from this (other) thread; Redis errors as 503s."""
-        link = self._link
-        loop = link.loop
-        if loop is None:
-            work.close()
-            raise StoreUnavailable(link.name, "it is not started: serve it, or call start()")
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            work.close()
-            raise RuntimeError(
-                "RedisStore writes wait for Redis: call them from another thread than the"
-                " store's event loop (asyncio.to_thread)"
-            )
-        future = asyncio.run_coroutine_threadsafe(_guarded(link, work), loop)
-        try:
-            return future.result(link.timeout * 3)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            raise StoreUnavailable(
-                link.name, "no answer in time: the write may have been made; read the config"
-            ) from None
+        call(
+            self._link, self._link.writer.write(self, op, tp.id, canonical_json(tp), expected_hash)
+        )
 
     # -- what the link applies, on its loop ----------------------------------------------
 
@@ -285,9 +265,11 @@ class RedisStore(StoreBase, Closing):
             parsed = parse_value(value, tp_id, self._link.name)
             if parsed is not None:
                 items[tp_id] = (parsed[0], value, parsed[1])
-        self._items = items
+        self._items = dict(sorted(items.items(), key=lambda item: item[1][0]))
+        self._unordered = False
         self.rev = rev
         self.unseeded = False
+        self._loaded = True
         if publish:
             self.publish()
 
@@ -302,33 +284,29 @@ class RedisStore(StoreBase, Closing):
             self._items.pop(tp_id, None)
         else:
             parsed = parse_value(value, tp_id, self._link.name)
+            items = self._items
             if parsed is None:
-                self._items.pop(tp_id, None)
+                items.pop(tp_id, None)
             else:
-                self._items[tp_id] = (parsed[0], value, parsed[1])
+                if tp_id not in items and items:
+                    # A new one goes last: unless Redis holds positions confighub did not write.
+                    last = next(reversed(items.values()))[0]
+                    self._unordered = self._unordered or parsed[0] < last
+                items[tp_id] = (parsed[0], value, parsed[1])
         self.rev = rev
+        self._loaded = True
 
     def publish(self) -> None:
         """Serve the config as applied: a new version if its hash changed."""
         self.served_rev = self.rev
         if self.unseeded:
             return
-        tracepoints = tuple(item[2] for item in sorted(self._items.values(), key=itemgetter(0)))
+        if self._unordered:
+            self._items = dict(sorted(self._items.items(), key=lambda item: item[1][0]))
+            self._unordered = False
+        tracepoints = tuple(item[2] for item in self._items.values())
         new_hash = config_hash(tracepoints)
         old = self._state
         if new_hash != old.hash:
             self._state = StoreState(old.version + 1, tracepoints, new_hash)
             self._listeners.publish()
-
-
-async def _guarded(link: RedisLink, work: Coroutine[Any, Any, _T]) -> _T:
-    try:
-        return await work
-    except (RedisError, OSError) as err:
-        raise StoreUnavailable(link.name, reason(err)) from None
-
-
-def _end(loop: asyncio.AbstractEventLoop, thread: threading.Thread) -> None:
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join()
-    loop.close()
