@@ -64,6 +64,7 @@ class Follower:
         self._waiters: list[tuple[str, int, asyncio.Future[None]]] = []
 
     async def run(self) -> None:
+        """Follow until cancelled: apply the log, look again after a quiet wait, retry outages."""
         delay = _FIRST_RETRY
         sync, reload = False, False
         while True:
@@ -98,21 +99,20 @@ class Follower:
 
     async def sync(self, reload: bool) -> None:
         """Look at the namespace; seed it, read it whole, or resume from the last change."""
-        epoch, seq = await self.link.client.mget(self.link.keys.initialized, self.link.keys.seq)
-        if epoch is None and self.link.seed is not None:
+        link, seed = self.link, self.link.seed
+        epoch, seq = await link.client.mget(link.keys.initialized, link.keys.seq)
+        if epoch is None and seed is not None:
             # Not waiting for the follower to read the seed back: it is the caller, and
             # reads the namespace whole next, seed included.
-            made = await self.link.writer.set(
-                DEFAULT_TENANT, self.link.seed, "", mode="seed", wait=False
-            )
+            made = await self.link.writer.set(DEFAULT_TENANT, seed, "", mode="seed", wait=False)
             if made is not None:
                 logger.warning(
                     "%s: the namespace %r was not initialized: seeded it with %s",
                     self.link.name,
                     self.link.namespace,
-                    counted(len(self.link.seed), "tracepoint"),
+                    counted(len(seed), "tracepoint"),
                 )
-            epoch, seq = await self.link.client.mget(self.link.keys.initialized, self.link.keys.seq)
+            epoch, seq = await link.client.mget(link.keys.initialized, link.keys.seq)
         if epoch is None:
             if self.initialized:
                 self.initialized = False
@@ -139,14 +139,9 @@ class Follower:
     async def reload(self) -> None:
         """Read every tenant's config at one moment, and serve each whole."""
         self.quiet_behind = 0
+        keys = self.link.keys
         reply = await self.link.scripts["snapshot"](
-            keys=[
-                self.link.keys.initialized,
-                self.link.keys.seq,
-                self.link.keys.log,
-                self.link.keys.revs,
-            ],
-            args=[self.link.keys.tracepoints("")],
+            keys=[keys.initialized, keys.seq, keys.log, keys.revs], args=[keys.tracepoints("")]
         )
         epoch, seq, last_id = reply[0], int(reply[1]), reply[2]
         if epoch is None:
@@ -213,6 +208,7 @@ class Follower:
         self.wake_waiters()
 
     async def reload_tenant(self, store: RedisStore) -> None:
+        """Read ``store``'s tenant whole (its revision and tracepoints at one moment)."""
         rev, flat = await self.link.scripts["tenant"](
             keys=[self.link.keys.revs, self.link.keys.tracepoints(store.tenant_name)],
             args=[store.tenant_name],
