@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple
 import redis.asyncio
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import BusyLoadingError, RedisError
 
 from confighub._internal.text import counted, short_hash, shown
 from confighub._internal.urls import safe_url
@@ -40,6 +40,7 @@ __all__ = ["RedisKeys", "RedisLink"]
 logger = logging.getLogger("confighub")
 
 _CANCEL_AGAIN: Final = 0.01
+_LOADING_AGAIN: Final = 0.05
 
 
 class RedisKeys(NamedTuple):
@@ -185,7 +186,7 @@ class RedisLink:
             )
         }
         try:
-            await asyncio.wait_for(self.follower.sync(reload=True), self.timeout)
+            await asyncio.wait_for(self._first_sync(), self.timeout)
         except BaseException as err:
             # Closed whatever went wrong: a store left half started would hold the
             # connection, and send later writes to a loop that is gone.
@@ -197,6 +198,17 @@ class RedisLink:
         self.up()
         self._task = self.loop.create_task(self.follower.run(), name="confighub-redis-follower")
         return True
+
+    async def _first_sync(self) -> None:
+        """Read the namespace whole, waiting while Redis loads its data (it says LOADING)."""
+        while True:
+            try:
+                await self.follower.sync(reload=True)
+                return
+            except BusyLoadingError:
+                # A Redis just restarted reads its files before it answers: not a failure
+                # to start on, as a replica and Redis restarted together would otherwise be.
+                await asyncio.sleep(_LOADING_AGAIN)
 
     async def detach(self) -> None:
         """Stop following and close the connection; the configs stay readable."""
