@@ -10,19 +10,18 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import time
-from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
 
 import grpc
-from deepproto.proto.poll.v1 import poll_pb2, poll_pb2_grpc
+from deepproto.proto.poll.v1 import poll_pb2
 
 from _peers import POLL_METHOD, memory
 from confighub import TracePoint
 from confighub.server import HOLD_METADATA_KEY, HubServer
 from confighub.stores import MemoryStore, RedisStore, SqliteStore
 from large_config import versions
-from wire import polls_per_second
+from wire import no_change_poller, polls_per_second
 
 NAMESPACE = "scale-out"
 """The namespace of the replicas' config in Redis."""
@@ -146,17 +145,7 @@ def poll_crowd(clients: int, seconds: float, current_hash: str, conn: Connection
     It says "started" first. Thread ``n`` polls ``targets[n % len(targets)]`` with its
     own channel; the crowd sends back ``(polls answered per second, CPU seconds it used)``.
     """
-    request = poll_pb2.PollRequest(current_hash=current_hash)
-
-    def poller(channel: grpc.Channel) -> Callable[[], object]:
-        stub = poll_pb2_grpc.PollConfigStub(channel)
-
-        def poll() -> None:
-            answer = stub.poll(request, timeout=30)
-            assert answer.response_type == poll_pb2.NO_CHANGE
-
-        return poll
-
+    poller = no_change_poller(current_hash)
     conn.send("started")
     for targets in iter(conn.recv, "stop"):
         start = time.process_time()

@@ -126,10 +126,9 @@ def polls_per_second(
     return sum(counts) / seconds
 
 
-def throughput(kind: str, clients: int, seconds: float) -> float:
-    """NO_CHANGE polls per second answered to ``clients`` threads, each with its channel."""
-    current = config_hash(_peers.config(10))
-    request = poll_pb2.PollRequest(current_hash=current)
+def no_change_poller(current_hash: str) -> Callable[[grpc.Channel], Callable[[], object]]:
+    """A ``poller`` for ``polls_per_second``: polls holding ``current_hash``, NO_CHANGE asserted."""
+    request = poll_pb2.PollRequest(current_hash=current_hash)
 
     def poller(channel: grpc.Channel) -> Callable[[], object]:
         stub = poll_pb2_grpc.PollConfigStub(channel)
@@ -140,6 +139,12 @@ def throughput(kind: str, clients: int, seconds: float) -> float:
 
         return poll
 
+    return poller
+
+
+def throughput(kind: str, clients: int, seconds: float) -> float:
+    """NO_CHANGE polls per second answered to ``clients`` threads, each with its channel."""
+    poller = no_change_poller(config_hash(_peers.config(10)))
     with server(kind, 10) as (_, target):
         return polls_per_second(target, clients, seconds, poller)
 
