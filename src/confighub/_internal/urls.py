@@ -1,13 +1,13 @@
-"""``safe_url``: a URL as a message may show it, without what may hold a secret."""
+"""``safe_url`` and ``shown_url``: a URL as a message may show it, its secrets left out."""
 
 from __future__ import annotations
 
 import re
 from typing import Final
 
-from confighub._internal.text import cut
+from confighub._internal.text import cut, shown
 
-__all__ = ["safe_url"]
+__all__ = ["safe_url", "shown_url"]
 
 _SCHEME: Final = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*):(?P<rest>.*)", re.DOTALL)
 
@@ -29,3 +29,8 @@ def safe_url(url: str) -> str:
         if mark in rest:
             rest = rest.partition(mark)[0] + mark + "…"
     return cut(scheme + slashes + rest, 120)
+
+
+def shown_url(url: str) -> str:
+    """``safe_url(url)`` quoted, as an error message names what it was given."""
+    return shown(safe_url(url), 130)

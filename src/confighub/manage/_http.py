@@ -23,6 +23,7 @@ from email.message import Message
 from typing import Any, Final, NamedTuple
 
 from confighub._internal.text import cut, shown
+from confighub._internal.urls import shown_url
 from confighub.exceptions import ManagementError
 
 __all__ = ["MAX_ANSWER_BYTES", "Answer", "Caller", "check_server_url", "etag_hash"]
@@ -35,16 +36,6 @@ _MAX_ERROR_BYTES: Final = 64 * 1024
 
 _HINT: Final = "is a HubServer serving its HTTP API there (serve --http-port), at this URL?"
 _SAID: Final = ((TimeoutError, "no answer in time"), (ConnectionRefusedError, "connection refused"))
-
-
-def _safe(url: str) -> str:
-    """``url`` for a message: up to its last ``@`` hidden, as it may be ``user:pass@``."""
-    scheme, slashes, rest = url.partition("://")
-    if not slashes:
-        scheme, rest = "", url
-    if "@" in rest:
-        rest = "***@" + rest.rpartition("@")[2]
-    return shown((scheme + slashes if slashes else "") + rest, 120)
 
 
 def check_server_url(url: object) -> str:
@@ -65,15 +56,17 @@ def check_server_url(url: object) -> str:
             " give the URL without them, and a token or basic credentials instead"
         )
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"{_safe(url)} is not a server URL: give http://HOST:PORT or https://…")
+        raise ValueError(
+            f"{shown_url(url)} is not a server URL: give http://HOST:PORT or https://…"
+        )
     if not parts.hostname:
-        raise ValueError(f"{_safe(url)} names no host: give http://HOST:PORT")
+        raise ValueError(f"{shown_url(url)} names no host: give http://HOST:PORT")
     try:
         parts.port  # noqa: B018 - urllib checks the port only when it is read
     except ValueError:
-        raise ValueError(f"{_safe(url)}: the port is not a number from 0 to 65535") from None
+        raise ValueError(f"{shown_url(url)}: the port is not a number from 0 to 65535") from None
     if parts.query or parts.fragment or url.strip().endswith(("?", "#")):
-        raise ValueError(f"{_safe(url)}: a server URL has no query (?…) or fragment (#…)")
+        raise ValueError(f"{shown_url(url)}: a server URL has no query (?…) or fragment (#…)")
     return f"{parts.scheme.lower()}://{parts.netloc}{parts.path.rstrip('/')}"
 
 
@@ -177,7 +170,7 @@ def _refusal(named: str, err: urllib.error.HTTPError) -> ManagementError:
         return ManagementError(
             named,
             status,
-            f"a redirect to {_safe(where)}, not followed (the credentials would go along):"
+            f"a redirect to {shown_url(where)}, not followed (the credentials would go along):"
             " give the URL it names",
         )
     try:

@@ -17,7 +17,7 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from confighub._internal.text import shown
-from confighub._internal.urls import safe_url
+from confighub._internal.urls import shown_url
 from confighub.model import TracePoint
 from confighub.stores._redis import RedisStore
 from confighub.stores._sqlite import SqliteStore
@@ -47,12 +47,12 @@ def open_store(url: str, *, seed: Iterable[TracePoint] | None = None) -> Store:
         raise TypeError(f"a store URL is a string, got {type(url).__name__}")
     match = _SCHEME.fullmatch(url)
     if match is None:
-        raise ValueError(f"{_safe(url)} is not a store URL: use {_SCHEMES}")
+        raise ValueError(f"{shown_url(url)} is not a store URL: use {_SCHEMES}")
     scheme, path = match["scheme"].lower(), match["rest"]
     if scheme in ("redis", "rediss"):
         return _redis(url, seed)
     if seed is not None:
-        raise ValueError(f"{_safe(url)}: a seed is for a redis:// store, which can be emptied")
+        raise ValueError(f"{shown_url(url)}: a seed is for a redis:// store, which can be emptied")
     if scheme == "sqlite":
         if not path:
             raise ValueError(f"the store URL sqlite: names no file: use {_SCHEMES}")
@@ -60,11 +60,11 @@ def open_store(url: str, *, seed: Iterable[TracePoint] | None = None) -> Store:
             # SQLAlchemy reads sqlite:///x.db as a relative path, POSIX as /x.db: refused
             # rather than guessed.
             raise ValueError(
-                f"{_safe(url)}: write sqlite:PATH without //, as sqlite:/var/lib/hub.db"
+                f"{shown_url(url)}: write sqlite:PATH without //, as sqlite:/var/lib/hub.db"
                 " or sqlite:hub.db"
             )
         return SqliteStore(path)
-    raise ValueError(f"{_safe(url)}: unknown store scheme {shown(scheme, 40)}; use {_SCHEMES}")
+    raise ValueError(f"{shown_url(url)}: unknown store scheme {shown(scheme, 40)}; use {_SCHEMES}")
 
 
 def _redis(url: str, seed: Iterable[TracePoint] | None) -> RedisStore:
@@ -72,12 +72,8 @@ def _redis(url: str, seed: Iterable[TracePoint] | None) -> RedisStore:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - read for its check: a port that is no number raises
     except ValueError:
-        raise ValueError(f"{_safe(url)} is not a Redis URL: use redis://HOST:PORT/DB") from None
+        raise ValueError(f"{shown_url(url)} is not a Redis URL: use redis://HOST:PORT/DB") from None
     if not parts.hostname:
-        raise ValueError(f"{_safe(url)} names no host: use redis://HOST:PORT/DB")
+        raise ValueError(f"{shown_url(url)} names no host: use redis://HOST:PORT/DB")
     password = None if parts.password else os.environ.get(REDIS_PASSWORD_ENV) or None
     return RedisStore(url, password=password, seed=seed)
-
-
-def _safe(url: str) -> str:
-    return shown(safe_url(url))
