@@ -16,6 +16,7 @@ import redis
 
 from confighub.model import TracePoint
 from confighub.stores import RedisStore
+from confighub.stores._redis_link import RedisKeys
 from confighub.stores._redis_scripts import WRITE
 from confighub.stores._redis_values import canonical_json
 from tests.support.waiting import wait_until
@@ -59,9 +60,16 @@ def stored(op: str, tp: TracePoint) -> tuple[str, str, str]:
 
 def keys(namespace: str, tenant: str = "") -> dict[str, str]:
     """The Redis keys of ``namespace`` (and of ``tenant``'s tracepoints), by name."""
-    prefix = "{" + namespace + "}:"
-    names = ("initialized", "seq", "log", "revs", "next", "changes")
-    return {name: prefix + name for name in names} | {"tp": prefix + "tp:" + tenant}
+    named = RedisKeys.of_namespace(namespace)
+    return {
+        "initialized": named.initialized,
+        "seq": named.seq,
+        "log": named.log,
+        "revs": named.revs,
+        "next": named.next,
+        "changes": named.channel,
+        "tp": named.tracepoints(tenant),
+    }
 
 
 def raw_writes(
